@@ -1,0 +1,109 @@
+/*
+ * z4_delta.h - the chunk codec: pure functions on caller buffers.
+ *
+ * A chunk is up to Z4_DELTA_CHUNK_MAX bytes of one tensor (or of an opaque
+ * blob), a whole number of elements of `elem_size` bytes (1, 2, 4 or 8).
+ * Encoding optionally XORs the chunk with its base (the same chunk of the
+ * parent version of the tensor), splits the bytes into `elem_size` planes
+ * (plane k holds byte k of every element), and stores each plane raw or
+ * zstd-compressed, whichever is smaller by a cheap estimate.
+ *
+ * The encoded chunk starts with a versioned header (docs/format.md) carrying
+ * the decoded length, the chain depth, the base chunk id when it is a delta,
+ * and the XXH3-128 of the decoded bytes (which is the chunk id). Decoding
+ * checks every length before reading, never writes past the declared size
+ * and verifies the hash: a corrupt chunk is Z4_ECORRUPT, never a crash.
+ *
+ * No I/O, no globals: one z4_delta_ctx per thread holds zstd contexts and
+ * scratch space.
+ */
+#ifndef Z4_DELTA_H
+#define Z4_DELTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "z4_err.h"
+
+#define Z4_DELTA_FORMAT 1                      /* encoded chunk version */
+#define Z4_DELTA_CHUNK_DEFAULT (4u << 20)       /* 4 MiB */
+#define Z4_DELTA_CHUNK_MAX (64u << 20)          /* refuse larger on decode */
+#define Z4_DELTA_DEPTH_MAX 1024                 /* longest delta chain */
+#define Z4_ID_LEN 16
+
+/* A chunk id: XXH3-128 of the decoded bytes, big-endian canonical form. */
+typedef struct {
+	uint8_t b[Z4_ID_LEN];
+} z4_id;
+
+/* Chunk id of `len` bytes. */
+void z4_delta_id(z4_id *out, const void *data, size_t len);
+/* 32 lowercase hex chars + NUL into out[33]. */
+void z4_id_hex(char out[33], const z4_id *id);
+/* Parse 32 hex chars; Z4_EINVAL if malformed. */
+int z4_id_parse(z4_id *out, const char *hex);
+
+typedef struct z4_delta_ctx z4_delta_ctx;
+
+/* NULL on allocation failure. */
+z4_delta_ctx *z4_delta_ctx_new(void);
+void z4_delta_ctx_free(z4_delta_ctx *ctx); /* NULL-safe */
+
+/* What the header of an encoded chunk says (validated, not yet decoded). */
+typedef struct {
+	unsigned version;    /* Z4_DELTA_FORMAT */
+	unsigned elem_size;  /* 1, 2, 4 or 8 */
+	unsigned depth;      /* 0 = keyframe, else 1 + depth of the base */
+	int is_delta;        /* XORed against `base` */
+	size_t decoded_len;  /* <= Z4_DELTA_CHUNK_MAX, multiple of elem_size */
+	z4_id id;            /* XXH3-128 of the decoded bytes */
+	z4_id base;          /* base chunk id when is_delta, else zero */
+	size_t header_len;   /* bytes of header before the plane payloads */
+} z4_delta_info;
+
+/* Encoding parameters. */
+typedef struct {
+	unsigned elem_size;  /* 1, 2, 4 or 8 */
+	int zstd_level;      /* 0 means the default (3) */
+	/*
+	 * Delta base: the decoded bytes of the same chunk in the parent version
+	 * (same length as src), its id and its depth. base == NULL encodes a
+	 * keyframe. With a base the encoder also measures the keyframe and
+	 * keeps the delta only when it is clearly smaller (< 15/16 of it).
+	 */
+	const uint8_t *base;
+	const z4_id *base_id;
+	unsigned base_depth;
+} z4_delta_params;
+
+/* Largest possible encoded size of a src_len-byte chunk. */
+size_t z4_delta_bound(size_t src_len, unsigned elem_size);
+
+/*
+ * Encode src[0..src_len) into dst (capacity dst_cap >= z4_delta_bound()).
+ * *out_len gets the encoded size; *out_info (optional) the header fields.
+ * Z4_EINVAL: bad elem_size, src_len not a multiple of it, or > CHUNK_MAX.
+ */
+int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
+		    size_t dst_cap, z4_delta_ctx *ctx, const uint8_t *src,
+		    size_t src_len, const z4_delta_params *params);
+
+/* Parse and validate the header of an encoded chunk. Z4_ECORRUPT,
+ * Z4_EUNSUPPORTED (unknown version), Z4_ETOOBIG (declared size). */
+int z4_delta_info_read(z4_delta_info *out, const uint8_t *enc, size_t enc_len);
+
+/*
+ * Decode enc into dst (dst_len must equal the header's decoded_len).
+ * For a delta, `base` holds the decoded base chunk (decoded_len bytes) and
+ * is required; for a keyframe it is ignored. Verifies the XXH3-128.
+ * Errors: Z4_ECORRUPT (any malformed or mismatching input), Z4_EINVAL
+ * (dst_len mismatch, missing base), Z4_EUNSUPPORTED.
+ */
+int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
+		    const uint8_t *enc, size_t enc_len, const uint8_t *base);
+
+/* Element size of a plane split for a dtype name ("BF16" -> 2); 1 for
+ * anything unknown. */
+unsigned z4_delta_elem_size(const char *dtype);
+
+#endif

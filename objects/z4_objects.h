@@ -1,0 +1,105 @@
+/*
+ * z4_objects.h - the LMDB object store at $GIT_DIR/z4vc/store/.
+ *
+ * Named databases: "chunks" (chunk id -> encoded chunk), "tensors" (tensor
+ * id -> tensor record), "recipes" (sha256 -> file recipe), "meta" (string
+ * keys, e.g. "format" -> store format version). The store knows keys and
+ * byte values only; it does not interpret them (no codec, no git).
+ *
+ * Concurrency: readers never block (MVCC snapshots); writers are serialised
+ * by LMDB's own lock. Writes go through z4_objects_put_batch(), one write
+ * transaction per batch, which grows the map and retries when LMDB reports
+ * MDB_MAP_FULL, so callers never see map exhaustion; a full disk is Z4_EFULL
+ * with the store unchanged.
+ */
+#ifndef Z4_OBJECTS_H
+#define Z4_OBJECTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "z4_err.h"
+
+#define Z4_STORE_FORMAT 1 /* meta "format": bumped on incompatible change */
+
+typedef enum {
+	Z4_DB_CHUNKS = 0,
+	Z4_DB_TENSORS,
+	Z4_DB_RECIPES,
+	Z4_DB_META,
+	Z4_DB_COUNT
+} z4_db;
+
+typedef struct z4_store z4_store;
+typedef struct z4_rtxn z4_rtxn;
+
+#define Z4_STORE_CREATE 1u   /* create the directory and databases */
+#define Z4_STORE_READONLY 2u /* open for reading only */
+
+/*
+ * Open (or with Z4_STORE_CREATE, create) the store in directory `dir`.
+ * A new store records meta "format" = Z4_STORE_FORMAT; an existing one with
+ * a newer format is Z4_EUNSUPPORTED. Without CREATE a missing store is
+ * Z4_ENOTFOUND. Sets z4_error_set() on failure.
+ */
+int z4_objects_open(z4_store **out, const char *dir, unsigned flags);
+void z4_objects_free(z4_store *s); /* NULL-safe */
+
+/* Begin a read snapshot. Values returned by get are valid until end. */
+int z4_objects_rtxn_begin(z4_rtxn **out, z4_store *s);
+void z4_objects_rtxn_end(z4_rtxn *t); /* NULL-safe */
+
+/*
+ * Look up key in db. On success *data/*len borrow bytes inside the map,
+ * valid until the read transaction ends. Z4_ENOTFOUND if absent.
+ */
+int z4_objects_get(const uint8_t **data, size_t *len, z4_rtxn *t, z4_db db,
+		   const void *key, size_t klen);
+
+/*
+ * Hint that the caller is done with bytes returned by get (read-only map):
+ * the whole pages inside [data, data+len) are dropped from this process's
+ * resident set (the data stays in the page cache), so streaming through a
+ * large store keeps RSS bounded. Harmless to omit.
+ */
+void z4_objects_release(z4_store *s, const uint8_t *data, size_t len);
+
+/* Call fn for every key/value in db (in key order) until it returns non-zero
+ * (which is returned). Bytes are valid during the call only. */
+int z4_objects_foreach(z4_rtxn *t, z4_db db,
+		       int (*fn)(const uint8_t *key, size_t klen,
+				 const uint8_t *val, size_t vlen, void *ud),
+		       void *ud);
+
+typedef struct {
+	z4_db db;
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+	int replace; /* 0: keep an existing value under the key (dedup) */
+} z4_put;
+
+/*
+ * Write n items in one write transaction, durable (fsync) on return.
+ * Either all are written or none is. Grows the map on MDB_MAP_FULL and
+ * retries. Errors: Z4_EFULL (disk full), Z4_EIO, Z4_EINVAL.
+ */
+int z4_objects_put_batch(z4_store *s, const z4_put *items, size_t n);
+
+/* Delete keys (one write transaction). Missing keys are not an error. */
+int z4_objects_del_batch(z4_store *s, z4_db db, const void *const *keys,
+			 const size_t *klens, size_t n);
+
+typedef struct {
+	uint64_t entries[Z4_DB_COUNT];
+	uint64_t value_bytes[Z4_DB_COUNT]; /* sum of value lengths */
+	uint64_t map_size;     /* current map size */
+	uint64_t used_bytes;   /* pages in use x page size */
+	uint64_t file_bytes;   /* size of data.mdb on disk */
+	unsigned format;       /* meta "format" */
+} z4_store_stat;
+
+int z4_objects_stat(z4_store_stat *out, z4_store *s);
+
+#endif
