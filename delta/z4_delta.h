@@ -70,19 +70,28 @@ typedef struct {
 	 * (same length as src), its id and its depth. base == NULL encodes a
 	 * keyframe. With a base the encoder also measures the keyframe and
 	 * keeps the delta only when it is clearly smaller (< 15/16 of it).
+	 * It also writes a keyframe when base_depth >= Z4_DELTA_DEPTH_MAX or
+	 * when src equals the base (id == *base_id: a chunk is never stored
+	 * against itself). base_id is required when base is set (Z4_EINVAL).
 	 */
 	const uint8_t *base;
 	const z4_id *base_id;
 	unsigned base_depth;
 } z4_delta_params;
 
-/* Largest possible encoded size of a src_len-byte chunk. */
+/* Largest possible encoded size of a src_len-byte chunk: the longest
+ * header (a delta's) + src_len, since no plane is stored larger than raw.
+ * An invalid elem_size counts as 8; SIZE_MAX on overflow. */
 size_t z4_delta_bound(size_t src_len, unsigned elem_size);
 
 /*
  * Encode src[0..src_len) into dst (capacity dst_cap >= z4_delta_bound()).
  * *out_len gets the encoded size; *out_info (optional) the header fields.
- * Z4_EINVAL: bad elem_size, src_len not a multiple of it, or > CHUNK_MAX.
+ * Z4_EINVAL: bad elem_size, src_len not a multiple of it, or > CHUNK_MAX
+ * (also: dst_cap below the bound, base without base_id, NULL arguments).
+ * Z4_ENOMEM: scratch or zstd allocation failed. The same input, params and
+ * zstd version always give the same bytes. dst must not overlap src/base.
+ * On error *out_len is 0 and dst holds garbage.
  */
 int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		    size_t dst_cap, z4_delta_ctx *ctx, const uint8_t *src,
@@ -98,6 +107,11 @@ int z4_delta_info_read(z4_delta_info *out, const uint8_t *enc, size_t enc_len);
  * is required; for a keyframe it is ignored. Verifies the XXH3-128.
  * Errors: Z4_ECORRUPT (any malformed or mismatching input), Z4_EINVAL
  * (dst_len mismatch, missing base), Z4_EUNSUPPORTED.
+ * Also: a delta's base must hash to the header's base id (else
+ * Z4_ECORRUPT); dst may be the very same buffer as base (a chain decodes in
+ * place) but must not otherwise overlap base or enc; Z4_ENOMEM if scratch
+ * cannot grow. On error dst holds garbage (and so does base if dst == base
+ * and the error is found after the base check).
  */
 int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 		    const uint8_t *enc, size_t enc_len, const uint8_t *base);

@@ -11,6 +11,15 @@
  * transaction per batch, which grows the map and retries when LMDB reports
  * MDB_MAP_FULL, so callers never see map exhaustion; a full disk is Z4_EFULL
  * with the store unchanged.
+ *
+ * Map resizing (growth here, or adopting a size another process grew to)
+ * replaces the mapping, so it runs only when no read transaction of this
+ * store is open in this process: it waits for other threads' read
+ * transactions to end (new ones wait behind it). A thread that itself holds
+ * a read transaction on the store when put_batch, del_batch or rtxn_begin
+ * must resize gets Z4_ELOCKED (nothing written) instead of a deadlock, so
+ * end read transactions before writing, and never block a reader thread on
+ * the writer while it holds a read transaction. Layout: docs/format.md.
  */
 #ifndef Z4_OBJECTS_H
 #define Z4_OBJECTS_H
@@ -43,14 +52,35 @@ typedef struct z4_rtxn z4_rtxn;
  * Z4_ENOTFOUND. Sets z4_error_set() on failure.
  */
 int z4_objects_open(z4_store **out, const char *dir, unsigned flags);
-void z4_objects_free(z4_store *s); /* NULL-safe */
 
-/* Begin a read snapshot. Values returned by get are valid until end. */
+/*
+ * z4_objects_open() with an explicit initial map size in bytes, rounded up to
+ * the OS page size and raised to the data already stored; 0 selects the
+ * default, max(2 x size of data.mdb, 1 GiB). Tests use a tiny map to drive
+ * growth; the map still grows on demand either way.
+ */
+int z4_objects_open_ex(z4_store **out, const char *dir, unsigned flags,
+		       uint64_t map_size);
+
+/* Close; no read transaction of s may be open. NULL-safe. */
+void z4_objects_free(z4_store *s);
+
+/*
+ * Free the reader slots of dead processes (mdb_reader_check); open and a
+ * full reader table do this already. *cleared (may be NULL) gets how many.
+ */
+int z4_objects_reader_check(int *cleared, z4_store *s);
+
+/* Longest key LMDB accepts (511 with default builds); keys are 1..this. */
+size_t z4_objects_max_key(const z4_store *s);
+
+/* Begin a read snapshot. Values returned by get are valid until end.
+ * Z4_ELOCKED: see "Map resizing" above. */
 int z4_objects_rtxn_begin(z4_rtxn **out, z4_store *s);
 void z4_objects_rtxn_end(z4_rtxn *t); /* NULL-safe */
 
 /*
- * Look up key in db. On success *data/*len borrow bytes inside the map,
+ * Look up key in db. On success *data and *len borrow bytes inside the map,
  * valid until the read transaction ends. Z4_ENOTFOUND if absent.
  */
 int z4_objects_get(const uint8_t **data, size_t *len, z4_rtxn *t, z4_db db,
@@ -83,7 +113,8 @@ typedef struct {
 /*
  * Write n items in one write transaction, durable (fsync) on return.
  * Either all are written or none is. Grows the map on MDB_MAP_FULL and
- * retries. Errors: Z4_EFULL (disk full), Z4_EIO, Z4_EINVAL.
+ * retries. Errors: Z4_EFULL (disk full), Z4_EIO, Z4_EINVAL, Z4_ETOOBIG (a
+ * value over 4 GiB - 1), Z4_ELOCKED (see "Map resizing" above).
  */
 int z4_objects_put_batch(z4_store *s, const z4_put *items, size_t n);
 

@@ -1,0 +1,1005 @@
+/*
+ * commit.c - building a checkpoint: files become recipes, tensors become
+ * delta-encoded chunks, and the result is one git commit on ckpt/<run>.
+ *
+ * Files are streamed: each is read once, in order, a chunk at a time, so
+ * memory stays a small multiple of the chunk size whatever the checkpoint
+ * size. The SHA-256 of the whole file (its LFS oid) is computed on the way.
+ * Order of publication: chunks and tensor records (as they are produced),
+ * recipes, a final durable flush, then git blobs, tree, commit and lastly
+ * the ref, so a crash never leaves a ref naming missing data.
+ */
+#include "repo_internal.h"
+
+#include "z4_alloc.h"
+#include "z4_le.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A file's bytes: an open descriptor or a list of memory pieces. */
+typedef struct {
+	int fd;
+	const uint8_t *const *piece;
+	const size_t *piece_len;
+	size_t npieces;
+	uint64_t size;
+	const char *name; /* for messages */
+} source;
+
+typedef struct {
+	char *path;
+	git_oid blob;
+	uint64_t size;
+	int exec;
+} entry;
+
+struct z4vc_ckpt {
+	z4vc_repo *repo;
+	char *run, *message;
+	char ref[256];
+	int64_t step;
+	unsigned keyframe;
+	int allow_opaque;
+	z4vc_progress_fn progress;
+	void *progress_ud;
+	uint64_t done, total;
+
+	git_commit *parent; /* tip of the run at begin, or NULL */
+	git_tree *parent_tree;
+	z4_chunkio *io;
+	EVP_MD_CTX *sha;
+	uint8_t *buf; /* one chunk */
+	entry *entries;
+	size_t nentries, entries_cap;
+	int finished;
+};
+
+/* What the parent checkpoint held at the same path: its recipe and a name
+ * index of its tensor segments, for choosing delta bases. */
+typedef struct {
+	z4_recipe recipe;
+	size_t *order; /* tensor segment indices sorted by name */
+	size_t norder;
+} parent_file;
+
+static void parent_file_dispose(parent_file *pf)
+{
+	z4_recipe_dispose(&pf->recipe);
+	z4_free(pf->order);
+	memset(pf, 0, sizeof(*pf));
+}
+
+static int src_read(const source *s, uint64_t off, uint8_t *dst, size_t len)
+{
+	if (s->fd >= 0) {
+		while (len) {
+			ssize_t n = pread(s->fd, dst, len, (off_t)off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return z4_error_set(Z4_EIO, "read '%s': %s", s->name,
+						    strerror(errno));
+			if (n == 0)
+				return z4_error_set(Z4_EIO, "read '%s': file shrank while committing",
+						    s->name);
+			dst += n;
+			len -= (size_t)n;
+			off += (uint64_t)n;
+		}
+		return Z4_OK;
+	}
+	for (size_t i = 0; i < s->npieces && len; i++) {
+		if (off >= s->piece_len[i]) {
+			off -= s->piece_len[i];
+			continue;
+		}
+		size_t take = s->piece_len[i] - (size_t)off;
+		if (take > len)
+			take = len;
+		memcpy(dst, s->piece[i] + off, take);
+		dst += take;
+		len -= take;
+		off = 0;
+	}
+	return len ? z4_error_set(Z4_EIO, "read '%s': past end", s->name) : Z4_OK;
+}
+
+static int sha_update(z4vc_ckpt *ck, const void *p, size_t n)
+{
+	if (n && EVP_DigestUpdate(ck->sha, p, n) != 1)
+		return z4_error_set(Z4_EIO, "sha256 failed");
+	return Z4_OK;
+}
+
+static void progress(z4vc_ckpt *ck, uint64_t n, const char *what)
+{
+	ck->done += n;
+	if (ck->progress)
+		ck->progress(ck->progress_ud, ck->done, ck->total, what);
+}
+
+static int cmp_seg_name(const void *a, const void *b, void *ud)
+{
+	const z4_recipe *r = ud;
+	return strcmp(r->seg[*(const size_t *)a].name, r->seg[*(const size_t *)b].name);
+}
+
+/* Look up `path` in the parent tree; leave pf empty when it is absent or
+ * not a z4vc object (a parent is only an encoding hint, never required). */
+static void load_parent_file(parent_file *pf, z4vc_ckpt *ck, const char *path)
+{
+	git_tree_entry *te = NULL;
+	git_blob *blob = NULL;
+	z4_pointer ptr;
+	int is_ptr = 0;
+
+	memset(pf, 0, sizeof(*pf));
+	if (!ck->parent_tree ||
+	    git_tree_entry_bypath(&te, ck->parent_tree, path) < 0 ||
+	    git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
+	    git_blob_lookup(&blob, ck->repo->git, git_tree_entry_id(te)) < 0 ||
+	    z4_blob_pointer(&ptr, &is_ptr, blob) != Z4_OK || !is_ptr ||
+	    z4_load_recipe(&pf->recipe, ck->io, ptr.sha256) != Z4_OK)
+		goto done;
+	/* The recipe borrows from the read snapshot, which a flush ends:
+	 * copy the names we need (they are owned already) and drop bytes. */
+	for (size_t i = 0; i < pf->recipe.nseg; i++)
+		pf->recipe.seg[i].bytes = NULL;
+	pf->order = z4_mallocarray(pf->recipe.nseg ? pf->recipe.nseg : 1, sizeof(size_t));
+	if (!pf->order) {
+		parent_file_dispose(pf);
+		goto done;
+	}
+	for (size_t i = 0; i < pf->recipe.nseg; i++)
+		if (pf->recipe.seg[i].kind == Z4_SEG_TENSOR)
+			pf->order[pf->norder++] = i;
+	qsort_r(pf->order, pf->norder, sizeof(size_t), cmp_seg_name, &pf->recipe);
+done:
+	z4_error_clear();
+	git_blob_free(blob);
+	git_tree_entry_free(te);
+}
+
+static const z4_id *parent_tensor(const parent_file *pf, const char *name)
+{
+	size_t lo = 0, hi = pf->norder;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const z4_segment *s = &pf->recipe.seg[pf->order[mid]];
+		int c = strcmp(name, s->name);
+		if (c == 0)
+			return &s->tensor;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Store bytes [off, off+len) of src as a tensor: chunk, hash, encode
+ * against the parent's tensor of the same name and layout, queue the
+ * record. *out gets the tensor id.
+ */
+static int store_tensor(z4_id *out, z4vc_ckpt *ck, const source *src,
+			uint64_t off, uint64_t len, z4_dtype dtype,
+			unsigned ndim, const uint64_t *shape,
+			const z4_id *parent_id)
+{
+	z4_tensor_rec rec = {0}, prec = {0};
+	z4_buf enc;
+	int have_parent = 0, rc;
+
+	rec.dtype = dtype;
+	rec.elem_size = dtype == Z4_DT_UNKNOWN ? 1
+					       : z4_delta_elem_size(z4_dtype_name(dtype));
+	rec.ndim = ndim;
+	for (unsigned i = 0; i < ndim; i++)
+		rec.shape[i] = shape[i];
+	rec.nbytes = len;
+	rec.chunk_size = Z4_DELTA_CHUNK_DEFAULT;
+	rec.nchunks = z4_tensor_nchunks(len, rec.chunk_size);
+	if (len % rec.elem_size) /* the parser guarantees this for tensors */
+		rec.elem_size = 1;
+	rec.chunks = z4_mallocarray(rec.nchunks ? rec.nchunks : 1, sizeof(z4_id));
+	if (!rec.chunks)
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+
+	if (parent_id && z4_load_tensor(&prec, ck->io, parent_id) == Z4_OK)
+		have_parent = z4_tensor_rec_equal_layout(&rec, &prec);
+	z4_error_clear();
+
+	for (size_t i = 0; i < rec.nchunks; i++) {
+		uint64_t coff = (uint64_t)i * rec.chunk_size;
+		size_t clen = (size_t)(len - coff < rec.chunk_size ? len - coff
+								   : rec.chunk_size);
+		size_t stored;
+		if ((rc = src_read(src, off + coff, ck->buf, clen)) ||
+		    (rc = sha_update(ck, ck->buf, clen)))
+			goto done;
+		z4_delta_id(&rec.chunks[i], ck->buf, clen);
+		rc = z4_chunkio_put_chunk(&stored, ck->io, ck->buf, clen, rec.elem_size,
+					  &rec.chunks[i],
+					  have_parent ? &prec.chunks[i] : NULL,
+					  ck->keyframe);
+		if (rc)
+			goto done;
+		progress(ck, clen, src->name);
+	}
+	z4_buf_init(&enc, Z4_RECORD_MAX);
+	if ((rc = z4_tensor_rec_encode(&enc, &rec)) == Z4_OK) {
+		z4_delta_id(out, enc.ptr, enc.len);
+		rc = z4_chunkio_has(ck->io, Z4_DB_TENSORS, out->b, Z4_ID_LEN);
+		if (rc == 0)
+			rc = z4_chunkio_put_record(ck->io, Z4_DB_TENSORS, out->b,
+						   Z4_ID_LEN, enc.ptr, enc.len);
+		else if (rc == 1)
+			rc = Z4_OK;
+	} else {
+		rc = z4_error_set(rc, "tensor record: %s", z4_strerror(rc));
+	}
+	z4_buf_dispose(&enc);
+done:
+	z4_tensor_rec_dispose(&rec);
+	z4_tensor_rec_dispose(&prec);
+	return rc;
+}
+
+typedef struct {
+	z4_segment *seg;
+	size_t n, cap;
+	uint8_t **owned; /* inline byte copies */
+	size_t nowned;
+} seglist;
+
+static void seglist_dispose(seglist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		z4_free(l->seg[i].name);
+	for (size_t i = 0; i < l->nowned; i++)
+		z4_free(l->owned[i]);
+	z4_free(l->seg);
+	z4_free(l->owned);
+	memset(l, 0, sizeof(*l));
+}
+
+static z4_segment *seglist_add(seglist *l)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		z4_segment *ns = z4_realloc(l->seg, nc * sizeof(*ns));
+		uint8_t **no = z4_realloc(l->owned, nc * sizeof(*no));
+		if (ns)
+			l->seg = ns;
+		if (no)
+			l->owned = no;
+		if (!ns || !no)
+			return NULL;
+		l->cap = nc;
+	}
+	memset(&l->seg[l->n], 0, sizeof(z4_segment));
+	return &l->seg[l->n++];
+}
+
+/*
+ * Bytes that are not a tensor (header, gaps, trailer, opaque files): kept
+ * inline in the recipe when small, else stored as chunked opaque data
+ * (always for whole opaque files, so their versions delta).
+ */
+static int add_bytes(seglist *l, z4vc_ckpt *ck, const source *src,
+		     uint64_t off, uint64_t len, int chunked,
+		     const z4_id *parent_id)
+{
+	z4_segment *s;
+	if (len == 0)
+		return Z4_OK;
+	if (!(s = seglist_add(l)))
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	s->len = len;
+	if (len <= Z4_BYTES_INLINE_MAX && !chunked) {
+		uint8_t *copy = z4_malloc((size_t)len);
+		int rc;
+		if (!copy)
+			return z4_error_set(Z4_ENOMEM, "out of memory");
+		l->owned[l->nowned++] = copy;
+		s->kind = Z4_SEG_BYTES;
+		s->bytes = copy;
+		if ((rc = src_read(src, off, copy, (size_t)len)) ||
+		    (rc = sha_update(ck, copy, (size_t)len)))
+			return rc;
+		progress(ck, len, src->name);
+		return Z4_OK;
+	}
+	s->kind = Z4_SEG_TENSOR;
+	if (!(s->name = z4_strdup("")))
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	return store_tensor(&s->tensor, ck, src, off, len, Z4_DT_UNKNOWN, 0, NULL,
+			    parent_id);
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Parse the safetensors header of src; Z4_ECORRUPT with the defect. */
+static int parse_safetensors(z4_st_file *st, uint8_t **head_out,
+			     const source *src)
+{
+	uint8_t first8[8], *head;
+	uint64_t hlen;
+	int rc;
+
+	*head_out = NULL;
+	if (src->size < 8)
+		return z4_error_set(Z4_ECORRUPT, "file of %llu bytes is too short for a header",
+				    (unsigned long long)src->size);
+	Z4_TRY(src_read(src, 0, first8, 8));
+	Z4_TRY(z4_st_header_len(&hlen, first8, src->size));
+	head = z4_malloc((size_t)hlen);
+	if (!head)
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	if ((rc = src_read(src, 0, head, (size_t)hlen)) ||
+	    (rc = z4_st_parse(st, head, (size_t)hlen, src->size))) {
+		z4_free(head);
+		return rc;
+	}
+	*head_out = head;
+	return Z4_OK;
+}
+
+/* Git's heuristic: text if no NUL in the first 8000 bytes. */
+static int looks_text(const source *src, uint8_t *tmp)
+{
+	size_t n = src->size < 8000 ? (size_t)src->size : 8000;
+	if (src_read(src, 0, tmp, n) != Z4_OK)
+		return 0;
+	return memchr(tmp, 0, n) == NULL;
+}
+
+static int add_entry(z4vc_ckpt *ck, const char *path, const git_oid *blob,
+		     uint64_t size, int exec)
+{
+	entry *e;
+	for (size_t i = 0; i < ck->nentries; i++)
+		if (strcmp(ck->entries[i].path, path) == 0)
+			return z4_error_set(Z4_EEXISTS, "'%s' added twice", path);
+	if (ck->nentries == ck->entries_cap) {
+		size_t nc = ck->entries_cap ? ck->entries_cap * 2 : 16;
+		entry *ne = z4_realloc(ck->entries, nc * sizeof(*ne));
+		if (!ne)
+			return z4_error_set(Z4_ENOMEM, "out of memory");
+		ck->entries = ne;
+		ck->entries_cap = nc;
+	}
+	e = &ck->entries[ck->nentries];
+	if (!(e->path = z4_strdup(path)))
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	e->blob = *blob;
+	e->size = size;
+	e->exec = exec;
+	ck->nentries++;
+	return Z4_OK;
+}
+
+/* Paths in a checkpoint: relative, '/'-separated, no empty, ".", ".." or
+ * ".git" components, no backslashes or control characters. */
+static int check_path(const char *path)
+{
+	const char *p = path;
+	if (!*p || *p == '/')
+		goto bad;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.') ||
+		    (n == 4 && strncasecmp(p, ".git", 4) == 0))
+			goto bad;
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)p[i] < 0x20 || p[i] == '\\')
+				goto bad;
+		p += n;
+		if (*p == '/' && !*++p)
+			goto bad;
+	}
+	return Z4_OK;
+bad:
+	return z4_error_set(Z4_EINVAL, "'%s': not a valid path inside a checkpoint",
+			    path);
+}
+
+static int add_source(z4vc_ckpt *ck, const char *path, const source *src,
+		      int exec)
+{
+	seglist segs = {0};
+	z4_st_file st = {0};
+	uint8_t *head = NULL, digest[Z4_SHA256_LEN];
+	parent_file pf;
+	z4_recipe recipe = {0};
+	z4_buf rbuf, pbuf;
+	z4_pointer ptr;
+	git_oid blob;
+	int rc, kind = Z4_FILE_OPAQUE;
+
+	Z4_TRY(check_path(path));
+	z4_buf_init(&rbuf, Z4_RECORD_MAX);
+	z4_buf_init(&pbuf, Z4_POINTER_MAX);
+	memset(&pf, 0, sizeof(pf));
+
+	if (has_suffix(path, ".safetensors")) {
+		rc = parse_safetensors(&st, &head, src);
+		if (rc == Z4_OK)
+			kind = Z4_FILE_SAFETENSORS;
+		else if (rc == Z4_ENOMEM || rc == Z4_EIO || !ck->allow_opaque) {
+			z4_error_wrap(rc, "'%s'", path);
+			goto done;
+		}
+		z4_error_clear();
+	} else if (src->size <= Z4_BLOB_INLINE_MAX && looks_text(src, ck->buf)) {
+		/* A small text file (config, tokenizer): a plain git blob. */
+		uint8_t *all = z4_malloc(src->size ? (size_t)src->size : 1);
+		if (!all) {
+			rc = z4_error_set(Z4_ENOMEM, "out of memory");
+			goto done;
+		}
+		rc = src_read(src, 0, all, (size_t)src->size);
+		if (rc == Z4_OK &&
+		    git_blob_create_from_buffer(&blob, ck->repo->git, all,
+						(size_t)src->size) < 0)
+			rc = z4_git_error("write blob");
+		z4_free(all);
+		if (rc == Z4_OK) {
+			progress(ck, src->size, src->name);
+			rc = add_entry(ck, path, &blob, src->size, exec);
+		}
+		goto done;
+	}
+
+	if (EVP_DigestInit_ex(ck->sha, EVP_sha256(), NULL) != 1) {
+		rc = z4_error_set(Z4_EIO, "sha256 init failed");
+		goto done;
+	}
+	load_parent_file(&pf, ck, path);
+	if (kind == Z4_FILE_SAFETENSORS) {
+		uint64_t pos = st.header_len;
+		z4_segment *s = seglist_add(&segs);
+		if (!s) {
+			rc = z4_error_set(Z4_ENOMEM, "out of memory");
+			goto done;
+		}
+		/* The header is kept verbatim (we already hold it). */
+		s->kind = Z4_SEG_BYTES;
+		s->len = st.header_len;
+		s->bytes = head;
+		segs.owned[segs.nowned++] = head;
+		head = NULL;
+		if ((rc = sha_update(ck, s->bytes, (size_t)s->len)))
+			goto done;
+		progress(ck, s->len, src->name);
+		for (size_t i = 0; i < st.count; i++) {
+			const z4_st_tensor *t = &st.tensors[i];
+			if (t->begin > pos &&
+			    (rc = add_bytes(&segs, ck, src, pos, t->begin - pos, 0, NULL)))
+				goto done;
+			if (!(s = seglist_add(&segs)) || !(s->name = z4_strdup(t->name))) {
+				rc = z4_error_set(Z4_ENOMEM, "out of memory");
+				goto done;
+			}
+			s->kind = Z4_SEG_TENSOR;
+			s->len = t->end - t->begin;
+			rc = store_tensor(&s->tensor, ck, src, t->begin, s->len,
+					  t->dtype, t->dtype == Z4_DT_UNKNOWN ? 0 : t->ndim,
+					  t->shape, parent_tensor(&pf, t->name));
+			if (rc)
+				goto done;
+			pos = t->end;
+		}
+		rc = add_bytes(&segs, ck, src, pos, src->size - pos, 0, NULL);
+	} else {
+		const z4_id *pid = NULL;
+		if (pf.recipe.file_kind == Z4_FILE_OPAQUE)
+			pid = parent_tensor(&pf, "");
+		rc = add_bytes(&segs, ck, src, 0, src->size, 1, pid);
+	}
+	if (rc)
+		goto done;
+
+	if (EVP_DigestFinal_ex(ck->sha, digest, NULL) != 1) {
+		rc = z4_error_set(Z4_EIO, "sha256 failed");
+		goto done;
+	}
+	recipe.file_kind = kind;
+	recipe.file_size = src->size;
+	recipe.nseg = segs.n;
+	recipe.seg = segs.seg;
+	if ((rc = z4_recipe_encode(&rbuf, &recipe))) {
+		rc = z4_error_set(rc, "'%s': recipe: %s", path, z4_strerror(rc));
+		goto done;
+	}
+	rc = z4_chunkio_has(ck->io, Z4_DB_RECIPES, digest, Z4_SHA256_LEN);
+	if (rc == 0)
+		rc = z4_chunkio_put_record(ck->io, Z4_DB_RECIPES, digest,
+					   Z4_SHA256_LEN, rbuf.ptr, rbuf.len);
+	else if (rc == 1)
+		rc = Z4_OK;
+	if (rc)
+		goto done;
+	memcpy(ptr.sha256, digest, Z4_SHA256_LEN);
+	ptr.size = src->size;
+	if ((rc = z4_pointer_format(&pbuf, &ptr)))
+		goto done;
+	if (git_blob_create_from_buffer(&blob, ck->repo->git, pbuf.ptr, pbuf.len) < 0) {
+		rc = z4_git_error("write pointer blob");
+		goto done;
+	}
+	rc = add_entry(ck, path, &blob, src->size, exec);
+done:
+	z4_free(head);
+	z4_st_dispose(&st);
+	seglist_dispose(&segs);
+	parent_file_dispose(&pf);
+	z4_buf_dispose(&rbuf);
+	z4_buf_dispose(&pbuf);
+	return rc;
+}
+
+int z4vc_ckpt_add_file(z4vc_ckpt *ck, const char *path, const char *fs_path)
+{
+	struct stat st;
+	source src = {.fd = -1, .name = path};
+	int rc;
+
+	src.fd = open(fs_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (src.fd < 0)
+		return z4_error_set(errno == ENOENT ? Z4_ENOTFOUND : Z4_EIO,
+				    "'%s': %s", fs_path, strerror(errno));
+	if (fstat(src.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(src.fd);
+		return z4_error_set(Z4_EINVAL, "'%s': not a regular file", fs_path);
+	}
+	src.size = (uint64_t)st.st_size;
+	if (!ck->progress || ck->total < ck->done + src.size)
+		ck->total = ck->done + src.size;
+	rc = add_source(ck, path, &src, (st.st_mode & 0111) != 0);
+	close(src.fd);
+	return rc;
+}
+
+int z4vc_ckpt_add_buffer(z4vc_ckpt *ck, const char *path, const void *data,
+			 size_t len)
+{
+	const uint8_t *piece = data;
+	source src = {.fd = -1, .piece = &piece, .piece_len = &len,
+		      .npieces = 1, .size = len, .name = path};
+	if (ck->total < ck->done + len)
+		ck->total = ck->done + len;
+	return add_source(ck, path, &src, 0);
+}
+
+/* JSON string with the escapes safetensors readers accept. */
+static void json_str(z4_buf *b, const char *s)
+{
+	z4_buf_u8(b, '"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			z4_buf_printf(b, "\\%c", ch);
+		else if (ch < 0x20)
+			z4_buf_printf(b, "\\u%04x", ch);
+		else
+			z4_buf_u8(b, ch);
+	}
+	z4_buf_u8(b, '"');
+}
+
+int z4vc_ckpt_add_tensors(z4vc_ckpt *ck, const char *path,
+			  const z4vc_tensor *t, size_t n,
+			  const char *const *meta, size_t nmeta)
+{
+	z4_buf h;
+	const uint8_t **piece = NULL;
+	size_t *plen = NULL;
+	uint64_t off = 0, total;
+	int rc;
+
+	z4_buf_init(&h, Z4_ST_HEADER_MAX);
+	z4_buf_put(&h, "\0\0\0\0\0\0\0\0", 8);
+	z4_buf_u8(&h, '{');
+	if (nmeta) {
+		z4_buf_puts(&h, "\"__metadata__\":{");
+		for (size_t i = 0; i < nmeta; i++) {
+			if (i)
+				z4_buf_u8(&h, ',');
+			json_str(&h, meta[2 * i]);
+			z4_buf_u8(&h, ':');
+			json_str(&h, meta[2 * i + 1]);
+		}
+		z4_buf_u8(&h, '}');
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (i || nmeta)
+			z4_buf_u8(&h, ',');
+		json_str(&h, t[i].name);
+		z4_buf_puts(&h, ":{\"dtype\":");
+		json_str(&h, t[i].dtype);
+		z4_buf_puts(&h, ",\"shape\":[");
+		for (unsigned d = 0; d < t[i].ndim; d++)
+			z4_buf_printf(&h, d ? ",%llu" : "%llu",
+				      (unsigned long long)t[i].shape[d]);
+		z4_buf_printf(&h, "],\"data_offsets\":[%llu,%llu]}",
+			      (unsigned long long)off,
+			      (unsigned long long)(off + t[i].nbytes));
+		off += t[i].nbytes;
+	}
+	z4_buf_u8(&h, '}');
+	while (h.len % 8)
+		z4_buf_u8(&h, ' ');
+	if (h.err) {
+		rc = z4_error_set(h.err, "'%s': header: %s", path, z4_strerror(h.err));
+		goto done;
+	}
+	z4_put64(h.ptr, h.len - 8);
+	piece = z4_calloc(n + 1, sizeof(*piece));
+	plen = z4_calloc(n + 1, sizeof(*plen));
+	if (!piece || !plen) {
+		rc = z4_error_set(Z4_ENOMEM, "out of memory");
+		goto done;
+	}
+	piece[0] = h.ptr;
+	plen[0] = h.len;
+	total = h.len;
+	for (size_t i = 0; i < n; i++) {
+		piece[i + 1] = t[i].data;
+		plen[i + 1] = t[i].nbytes;
+		total += t[i].nbytes;
+	}
+	{
+		source src = {.fd = -1, .piece = piece, .piece_len = plen,
+			      .npieces = n + 1, .size = total, .name = path};
+		if (ck->total < ck->done + total)
+			ck->total = ck->done + total;
+		/* The parser re-validates what we built: shapes vs sizes too. */
+		rc = add_source(ck, path, &src, 0);
+	}
+done:
+	z4_free(piece);
+	z4_free(plen);
+	z4_buf_dispose(&h);
+	return rc;
+}
+
+static int walk_dir(z4vc_ckpt *ck, const char *root, const char *rel,
+		    int count_only)
+{
+	char full[4096];
+	DIR *d;
+	struct dirent *e;
+	int rc = Z4_OK;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+
+	if ((size_t)snprintf(full, sizeof(full), "%s%s%s", root, *rel ? "/" : "",
+			     rel) >= sizeof(full))
+		return z4_error_set(Z4_EINVAL, "'%s': path too long", rel);
+	if (!(d = opendir(full)))
+		return z4_error_set(errno == ENOENT ? Z4_ENOTFOUND : Z4_EIO,
+				    "'%s': %s", full, strerror(errno));
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 32;
+			char **nn = z4_realloc(names, nc * sizeof(*nn));
+			if (!nn) {
+				rc = z4_error_set(Z4_ENOMEM, "out of memory");
+				goto done;
+			}
+			names = nn;
+			cap = nc;
+		}
+		if (!(names[n] = z4_strdup(e->d_name))) {
+			rc = z4_error_set(Z4_ENOMEM, "out of memory");
+			goto done;
+		}
+		n++;
+	}
+	/* Sorted, so a checkpoint's commit does not depend on readdir order. */
+	qsort(names, n, sizeof(*names), (int (*)(const void *, const void *))strcmp);
+	for (size_t i = 0; i < n && rc == Z4_OK; i++) {
+		char sub[4096], path[4096];
+		struct stat st;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "",
+				     names[i]) >= sizeof(sub) ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", root, sub) >=
+			    sizeof(path)) {
+			rc = z4_error_set(Z4_EINVAL, "'%s': path too long", names[i]);
+			break;
+		}
+		if (lstat(path, &st) != 0) {
+			rc = z4_error_set(Z4_EIO, "'%s': %s", path, strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			if (strcmp(names[i], ".git") != 0)
+				rc = walk_dir(ck, root, sub, count_only);
+		} else if (S_ISREG(st.st_mode)) {
+			if (count_only)
+				ck->total += (uint64_t)st.st_size;
+			else
+				rc = z4vc_ckpt_add_file(ck, sub, path);
+		} else {
+			rc = z4_error_set(Z4_EINVAL, "'%s': not a regular file or directory",
+					  path);
+		}
+	}
+done:
+	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		z4_free(names[i]);
+	z4_free(names);
+	return rc;
+}
+
+int z4vc_ckpt_add_dir(z4vc_ckpt *ck, const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return z4_error_set(errno == ENOENT ? Z4_ENOTFOUND : Z4_EIO,
+				    "'%s': %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return z4_error_set(Z4_EINVAL, "'%s': not a directory", dir);
+	Z4_TRY(walk_dir(ck, dir, "", 1));
+	return walk_dir(ck, dir, "", 0);
+}
+
+static unsigned keyframe_from_config(z4vc_repo *repo)
+{
+	git_config *cfg = NULL;
+	int32_t v = 0;
+	unsigned k = Z4_KEYFRAME_DEFAULT;
+	if (git_repository_config_snapshot(&cfg, repo->git) == 0 &&
+	    git_config_get_int32(&v, cfg, "z4vc.keyframeInterval") == 0 && v > 0 &&
+	    v <= Z4_DELTA_DEPTH_MAX)
+		k = (unsigned)v;
+	git_config_free(cfg);
+	git_error_clear();
+	return k;
+}
+
+/* The newest commit of the run carrying `step`, if any. */
+static int find_step(git_oid *out, z4vc_repo *repo, const git_oid *tip,
+		     int64_t step)
+{
+	git_revwalk *w = NULL;
+	git_oid oid;
+	int found = 0;
+
+	if (git_revwalk_new(&w, repo->git) < 0)
+		return z4_git_error("revwalk");
+	git_revwalk_simplify_first_parent(w);
+	if (git_revwalk_push(w, tip) < 0) {
+		git_revwalk_free(w);
+		return z4_git_error("revwalk");
+	}
+	while (!found && git_revwalk_next(&oid, w) == 0) {
+		git_commit *c;
+		char *run;
+		int64_t s;
+		if (git_commit_lookup(&c, repo->git, &oid) < 0)
+			continue;
+		z4_commit_trailers(c, &run, &s);
+		z4_free(run);
+		git_commit_free(c);
+		if (s == step) {
+			*out = oid;
+			found = 1;
+		}
+	}
+	git_revwalk_free(w);
+	git_error_clear();
+	return found;
+}
+
+int z4vc_ckpt_begin(z4vc_ckpt **out, z4vc_repo *repo,
+		    const z4vc_commit_opts *opts)
+{
+	z4vc_ckpt *ck;
+	git_oid tip;
+	const char *run = opts && opts->run ? opts->run : Z4VC_DEFAULT_RUN;
+	int rc;
+
+	*out = NULL;
+	z4_error_clear();
+	ck = z4_calloc(1, sizeof(*ck));
+	if (!ck)
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	ck->repo = repo;
+	ck->step = opts ? opts->step : Z4VC_NO_STEP;
+	ck->allow_opaque = opts && opts->allow_opaque;
+	ck->progress = opts ? opts->progress : NULL;
+	ck->progress_ud = opts ? opts->progress_ud : NULL;
+	ck->keyframe = opts && opts->keyframe_interval ? opts->keyframe_interval
+						       : keyframe_from_config(repo);
+	if ((rc = z4_run_ref(ck->ref, sizeof(ck->ref), run)))
+		goto fail;
+	ck->run = z4_strdup(run);
+	ck->message = z4_strdup(opts && opts->message ? opts->message : "");
+	ck->buf = z4_malloc(Z4_DELTA_CHUNK_DEFAULT);
+	ck->sha = EVP_MD_CTX_new();
+	if (!ck->run || !ck->message || !ck->buf || !ck->sha) {
+		rc = z4_error_set(Z4_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((rc = z4_chunkio_new(&ck->io, repo->store)))
+		goto fail;
+	if (git_reference_name_to_id(&tip, repo->git, ck->ref) == 0) {
+		git_oid dup;
+		if (git_commit_lookup(&ck->parent, repo->git, &tip) < 0 ||
+		    git_commit_tree(&ck->parent_tree, ck->parent) < 0) {
+			rc = z4_git_error(ck->ref);
+			goto fail;
+		}
+		if (ck->step != Z4VC_NO_STEP && find_step(&dup, repo, &tip, ck->step) == 1) {
+			char hex[GIT_OID_HEXSZ + 1];
+			git_oid_tostr(hex, sizeof(hex), &dup);
+			rc = z4_error_set(Z4_EEXISTS,
+					  "step %lld is already committed on run '%s' (%.12s)",
+					  (long long)ck->step, run, hex);
+			goto fail;
+		}
+	}
+	git_error_clear();
+	*out = ck;
+	return Z4_OK;
+fail:
+	z4vc_ckpt_free(ck);
+	return rc;
+}
+
+static int build_tree(git_oid *tree, z4vc_ckpt *ck)
+{
+	git_index *idx = NULL;
+	int rc = Z4_OK;
+
+	if (git_index_new(&idx) < 0)
+		return z4_git_error("index");
+	for (size_t i = 0; i < ck->nentries && rc == Z4_OK; i++) {
+		git_index_entry e;
+		memset(&e, 0, sizeof(e));
+		e.mode = ck->entries[i].exec ? GIT_FILEMODE_BLOB_EXECUTABLE
+					     : GIT_FILEMODE_BLOB;
+		e.id = ck->entries[i].blob;
+		e.path = ck->entries[i].path;
+		if (git_index_add(idx, &e) < 0)
+			rc = z4_git_error(ck->entries[i].path);
+	}
+	if (rc == Z4_OK && git_index_write_tree_to(tree, idx, ck->repo->git) < 0)
+		rc = z4_git_error("write tree");
+	git_index_free(idx);
+	return rc;
+}
+
+static int signature(git_signature **out, git_repository *repo)
+{
+	if (git_signature_default(out, repo) == 0)
+		return Z4_OK;
+	git_error_clear();
+	if (git_signature_now(out, "z4vc", "z4vc@localhost") < 0)
+		return z4_git_error("signature");
+	return Z4_OK;
+}
+
+int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
+{
+	git_oid tree_id, commit_id, tip;
+	git_tree *tree = NULL;
+	git_signature *sig = NULL;
+	git_commit *parent = NULL;
+	z4_buf msg;
+	int rc, attempt;
+
+	z4_buf_init(&msg, 1u << 20);
+	if (ck->finished)
+		return z4_error_set(Z4_EINVAL, "checkpoint already finished");
+	/* 1. every object durable in the store */
+	if ((rc = z4_chunkio_flush(ck->io)))
+		goto done;
+	z4_chunkio_end_txn(ck->io);
+	/* 2. git objects */
+	if ((rc = build_tree(&tree_id, ck)) || (rc = signature(&sig, ck->repo->git)))
+		goto done;
+	if (git_tree_lookup(&tree, ck->repo->git, &tree_id) < 0) {
+		rc = z4_git_error("tree");
+		goto done;
+	}
+	if (ck->message[0])
+		z4_buf_puts(&msg, ck->message);
+	else if (ck->step != Z4VC_NO_STEP)
+		z4_buf_printf(&msg, "step %lld", (long long)ck->step);
+	else
+		z4_buf_puts(&msg, "checkpoint");
+	z4_buf_printf(&msg, "\n\nZ4vc-Run: %s\n", ck->run);
+	if (ck->step != Z4VC_NO_STEP)
+		z4_buf_printf(&msg, "Z4vc-Step: %lld\n", (long long)ck->step);
+	if (msg.err) {
+		rc = z4_error_set(msg.err, "commit message too long");
+		goto done;
+	}
+	/* 3. the ref, compare-and-swap: a concurrent commit to the same run
+	 * makes us re-parent on its result and try again. */
+	parent = ck->parent;
+	ck->parent = NULL;
+	for (attempt = 0; attempt < 16; attempt++) {
+		const git_commit *parents[1] = {parent};
+		git_reference *ref = NULL;
+		int grc;
+		if (git_commit_create(&commit_id, ck->repo->git, NULL, sig, sig, NULL,
+				      (const char *)msg.ptr, tree, parent ? 1 : 0,
+				      parents) < 0) {
+			rc = z4_git_error("write commit");
+			goto done;
+		}
+		if (parent)
+			grc = git_reference_create_matching(
+				&ref, ck->repo->git, ck->ref, &commit_id, 1,
+				git_commit_id(parent), "z4vc commit");
+		else
+			grc = git_reference_create(&ref, ck->repo->git, ck->ref,
+						   &commit_id, 0, "z4vc commit");
+		git_reference_free(ref);
+		if (grc == 0)
+			break;
+		if (grc != GIT_EMODIFIED && grc != GIT_EEXISTS && grc != GIT_ELOCKED) {
+			rc = z4_git_error(ck->ref);
+			goto done;
+		}
+		git_error_clear();
+		git_commit_free(parent);
+		parent = NULL;
+		if (git_reference_name_to_id(&tip, ck->repo->git, ck->ref) == 0 &&
+		    git_commit_lookup(&parent, ck->repo->git, &tip) < 0) {
+			rc = z4_git_error(ck->ref);
+			goto done;
+		}
+		usleep(1000u << (attempt < 8 ? attempt : 8));
+	}
+	if (attempt == 16) {
+		rc = z4_error_set(Z4_ELOCKED, "%s: too many concurrent updates", ck->ref);
+		goto done;
+	}
+	ck->finished = 1;
+	if (commit_hex)
+		git_oid_tostr(commit_hex, 41, &commit_id);
+done:
+	git_commit_free(parent);
+	git_tree_free(tree);
+	git_signature_free(sig);
+	z4_buf_dispose(&msg);
+	return rc;
+}
+
+void z4vc_ckpt_free(z4vc_ckpt *ck)
+{
+	if (!ck)
+		return;
+	z4_chunkio_free(ck->io);
+	git_commit_free(ck->parent);
+	git_tree_free(ck->parent_tree);
+	for (size_t i = 0; i < ck->nentries; i++)
+		z4_free(ck->entries[i].path);
+	z4_free(ck->entries);
+	EVP_MD_CTX_free(ck->sha);
+	z4_free(ck->buf);
+	z4_free(ck->run);
+	z4_free(ck->message);
+	z4_free(ck);
+}
