@@ -217,9 +217,11 @@ static int st_lex_string(st_lex *lx)
 		if (c < 0x20)
 			return st_lex_fail(lx, "control byte in string");
 		if (c >= 0x80) {
-			size_t k = st_utf8_len(lx->p + lx->pos, lx->n - lx->pos);
+			size_t k = st_utf8_len(lx->p + lx->pos,
+					       lx->n - lx->pos);
 			if (k == 0)
-				return st_lex_fail(lx, "invalid utf-8 in string");
+				return st_lex_fail(lx,
+						   "invalid utf-8 in string");
 			lx->pos += k;
 			continue;
 		}
@@ -244,12 +246,12 @@ static int st_lex_string(st_lex *lx)
 		if (cp >= 0xdc00 && cp <= 0xdfff)
 			return st_lex_fail(lx, "unpaired surrogate in string");
 		if (cp >= 0xd800 && cp <= 0xdbff) {
-			if (lx->n - lx->pos < 12 || lx->p[lx->pos + 6] != '\\' ||
-			    lx->p[lx->pos + 7] != 'u' ||
-			    st_hex4(lx->p + lx->pos + 8, &lo) || lo < 0xdc00 ||
-			    lo > 0xdfff)
-				return st_lex_fail(lx,
-						   "unpaired surrogate in string");
+			const uint8_t *s = lx->p + lx->pos + 6;
+			if (lx->n - lx->pos < 12 || s[0] != '\\' ||
+			    s[1] != 'u' || st_hex4(s + 2, &lo) ||
+			    lo < 0xdc00 || lo > 0xdfff)
+				return st_lex_fail(lx, "unpaired surrogate "
+						       "in string");
 			lx->pos += 6;
 		}
 		lx->pos += 6;
@@ -504,8 +506,8 @@ static int st_offsets(uint64_t rel[2], const cJSON *offs, const char *qn)
 				    qn);
 	if (st_uint(&rel[0], b) || st_uint(&rel[1], e))
 		return z4_error_set(Z4_ECORRUPT,
-				    "tensor '%s': data_offsets are not integers "
-				    "in [0, 2^53]",
+				    "tensor '%s': data_offsets are not "
+				    "integers in [0, 2^53]",
 				    qn);
 	if (rel[0] > rel[1])
 		return z4_error_set(Z4_ECORRUPT,
@@ -705,7 +707,7 @@ static void st_permute(z4_st_tensor *t, const z4_st_tensor **ord, size_t n)
 static int st_order(z4_st_file *f)
 {
 	const z4_st_tensor **ord;
-	const z4_st_tensor *last = NULL; /* non-empty tensor reaching furthest */
+	const z4_st_tensor *last = NULL; /* non-empty, reaching furthest */
 	st_quoted q1, q2;
 	int rc = Z4_OK;
 
@@ -732,8 +734,8 @@ static int st_order(z4_st_file *f)
 		if (last && t->begin < last->end) {
 			rc = z4_error_set(
 				Z4_ECORRUPT,
-				"tensor '%s': data_offsets [%llu, %llu] overlap "
-				"tensor '%s'",
+				"tensor '%s': data_offsets [%llu, %llu] "
+				"overlap tensor '%s'",
 				st_q(&q1, t->name),
 				(unsigned long long)(t->begin - f->header_len),
 				(unsigned long long)(t->end - f->header_len),
@@ -808,7 +810,8 @@ int z4_st_parse(z4_st_file *out, const uint8_t *head, size_t head_len,
 	memset(out, 0, sizeof(*out));
 	if (head_len < 8)
 		return z4_error_set(Z4_ECORRUPT,
-				    "header truncated: %zu of 8 bytes", head_len);
+				    "header truncated: %zu of 8 bytes",
+				    head_len);
 	rc = z4_st_header_len(&f.header_len, head, file_size);
 	if (rc < 0)
 		return rc;

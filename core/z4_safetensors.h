@@ -16,6 +16,10 @@
  * On error it returns Z4_ECORRUPT (or Z4_ETOOBIG / Z4_ENOMEM) and
  * z4_error_set() names the defect, e.g. "tensor 'w': data_offsets [0, 10]
  * overlap tensor 'b'".
+ *
+ * The first parse points cJSON's allocator hooks (process-wide) at
+ * z4_malloc/z4_free, so allocation-failure tests reach cJSON too; nothing
+ * else may install cJSON hooks.
  */
 #ifndef Z4_SAFETENSORS_H
 #define Z4_SAFETENSORS_H

@@ -24,6 +24,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -214,11 +215,58 @@ static uint64_t round_up(uint64_t x, uint64_t to)
 
 /* ---- the map --------------------------------------------------------- */
 
+/* One /proc/self/maps line: 1 if it is the read-only shared mapping that
+ * holds p, -1 if another mapping holds p, 0 if p is elsewhere. */
+static int maps_line(const char *line, uintptr_t p, uintptr_t *lo,
+		     uintptr_t *hi)
+{
+	unsigned long a, b;
+	char perms[5];
+
+	if (sscanf(line, "%lx-%lx %4s", &a, &b, perms) != 3 || p < a || p >= b)
+		return 0;
+	/* LMDB maps PROT_READ, MAP_SHARED: "r--s". Anything else is not
+	 * ours and must never be madvised. */
+	if (strcmp(perms, "r--s") != 0)
+		return -1;
+	*lo = a;
+	*hi = b;
+	return 1;
+}
+
+static int maps_find(uintptr_t p, uintptr_t *lo, uintptr_t *hi)
+{
+	char buf[4096], line[128];
+	size_t ll = 0;
+	ssize_t n;
+	int found = 0;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	while (!found && ((n = read(fd, buf, sizeof(buf))) > 0 ||
+			  (n < 0 && errno == EINTR))) {
+		for (ssize_t i = 0; i < n && !found; i++) {
+			if (buf[i] != '\n') {
+				/* Only a line's start matters: cut the path. */
+				if (ll < sizeof(line) - 1)
+					line[ll++] = buf[i];
+				continue;
+			}
+			line[ll] = '\0';
+			ll = 0;
+			found = maps_line(line, p, lo, hi);
+		}
+	}
+	close(fd);
+	return found == 1;
+}
+
 /*
  * Find the bounds of the data.mdb mapping: LMDB does not export its
  * address (mdb_env_info's me_mapaddr is only set with MDB_FIXEDMAP), so
  * take a pointer LMDB hands out from the map (the record of the "chunks"
- * database in the main DB) and look up the VMA holding it. Called while
+ * database in the main DB) and look up the mapping holding it. Called while
  * nothing can remap (open, or inside store_remap).
  */
 static void store_locate_map(z4_store *s)
@@ -227,10 +275,7 @@ static void store_locate_map(z4_store *s)
 	MDB_dbi main_dbi;
 	MDB_val k = mval(db_names[0], strlen(db_names[0])), v;
 	MDB_envinfo info;
-	uintptr_t p = 0;
-	char line[256];
-	int at_start = 1;
-	FILE *f;
+	uintptr_t p = 0, lo, hi;
 
 	s->map_lo = s->map_hi = 0;
 	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
@@ -239,34 +284,11 @@ static void store_locate_map(z4_store *s)
 	    mdb_get(txn, main_dbi, &k, &v) == 0)
 		p = (uintptr_t)v.mv_data;
 	mdb_txn_abort(txn);
-	if (!p || mdb_env_info(s->env, &info) != 0)
+	if (!p || mdb_env_info(s->env, &info) != 0 || !maps_find(p, &lo, &hi))
 		return;
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char perms[5];
-		int start = at_start;
-
-		at_start = strchr(line, '\n') != NULL;
-		if (!start)
-			continue; /* tail of a long line */
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) != 3)
-			continue;
-		if (p < lo || p >= hi)
-			continue;
-		/* LMDB maps PROT_READ, MAP_SHARED: "r--s". Anything else is
-		 * not ours and must never be madvised. */
-		if (strcmp(perms, "r--s") == 0) {
-			s->map_lo = lo;
-			s->map_hi = hi - lo > info.me_mapsize
-					    ? lo + (uintptr_t)info.me_mapsize
-					    : hi;
-		}
-		break;
-	}
-	fclose(f);
+	s->map_lo = lo;
+	s->map_hi = hi - lo > info.me_mapsize ? lo + (uintptr_t)info.me_mapsize
+					      : hi;
 }
 
 static int self_holds(const z4_store *s)

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include <lmdb.h> /* only to build stores z4vc itself never writes */
+
 #include "z4_alloc.h"
 #include "z4_objects.h"
 
@@ -295,6 +297,50 @@ static void test_not_lmdb_is_corrupt(void **state)
 	assert_null(s);
 }
 
+/* Build an LMDB env holding the named databases in `dbs` (may be none). */
+static void make_raw_env(const char *dir, const char *const *dbs, int n)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+
+	assert_int_equal(mkdir(dir, 0777), 0);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(mdb_dbi_open(txn, dbs[i], MDB_CREATE, &dbi),
+				 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void test_uninitialised_and_partial_store(void **state)
+{
+	static const char *const some[] = {"chunks", "meta"};
+	fixture *f = *state;
+	z4_store *s = NULL;
+	z4_store_stat st;
+	char p[256];
+
+	/* data.mdb without our databases: a creation that never committed. */
+	make_raw_env(f->path, NULL, 0);
+	assert_int_equal(z4_objects_open(&s, f->path, 0), Z4_ENOTFOUND);
+	assert_int_equal(z4_objects_open(&s, f->path, Z4_STORE_READONLY),
+			 Z4_ENOTFOUND);
+	s = open_ok(f->path, Z4_STORE_CREATE, 0);
+	assert_int_equal(z4_objects_stat(&st, s), Z4_OK);
+	assert_int_equal(st.format, Z4_STORE_FORMAT);
+	z4_objects_free(s);
+
+	snprintf(p, sizeof(p), "%s/partial", f->root);
+	make_raw_env(p, some, 2);
+	assert_int_equal(z4_objects_open(&s, p, 0), Z4_ECORRUPT);
+	assert_int_equal(z4_objects_open(&s, p, Z4_STORE_CREATE), Z4_ECORRUPT);
+	assert_null(s);
+}
+
 static void test_format_newer_unsupported(void **state)
 {
 	fixture *f = *state;
@@ -477,6 +523,11 @@ static void test_batch_invalid_item_writes_nothing(void **state)
 	it[2] = (z4_put){Z4_DB_RECIPES, "c", 1, NULL, 1, 0};
 	assert_int_equal(z4_objects_put_batch(s, it, 3), Z4_EINVAL);
 	assert_int_equal(z4_objects_put_batch(s, NULL, 1), Z4_EINVAL);
+	if (SIZE_MAX > 0xffffffffu) { /* never read: rejected up front */
+		it[2] = (z4_put){Z4_DB_RECIPES, "c", 1, "3",
+				 (size_t)0xffffffffu + 1, 0};
+		assert_int_equal(z4_objects_put_batch(s, it, 3), Z4_ETOOBIG);
+	}
 
 	assert_int_equal(z4_objects_stat(&st, s), Z4_OK);
 	assert_int_equal(st.entries[Z4_DB_CHUNKS], 0);
@@ -969,6 +1020,30 @@ static void test_stale_readers_reclaimed(void **state)
 
 /* ---- release ------------------------------------------------------------ */
 
+/* Resident kB of the mapping holding addr (/proc/self/smaps), or -1. */
+static long rss_kb(const void *addr)
+{
+	FILE *fp = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0;
+	long kb = -1;
+
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(fp);
+	return kb;
+}
+
 static void test_release_keeps_data(void **state)
 {
 	fixture *f = *state;
@@ -978,6 +1053,7 @@ static void test_release_keeps_data(void **state)
 	z4_rtxn *t = NULL;
 	const uint8_t *d;
 	size_t n;
+	long before, after;
 
 	assert_non_null(want);
 	assert_non_null(heap);
@@ -990,7 +1066,11 @@ static void test_release_keeps_data(void **state)
 			 Z4_OK);
 	assert_int_equal(n, len);
 	assert_memory_equal(d, want, len);
+	before = rss_kb(d);
 	z4_objects_release(s, d, n);
+	after = rss_kb(d);
+	if (before >= 0) /* the value's ~256 whole pages left the RSS */
+		assert_true(before - after >= 1000);
 	assert_memory_equal(d, want, len); /* faulted back in, same bytes */
 	z4_objects_release(s, d + 5000, 3 * 4096);
 	z4_objects_release(s, d, n);
@@ -1078,6 +1158,7 @@ int main(void)
 		T(test_create_reopen),
 		T(test_missing_store),
 		T(test_not_lmdb_is_corrupt),
+		T(test_uninitialised_and_partial_store),
 		T(test_format_newer_unsupported),
 		T(test_format_garbled_corrupt),
 		T(test_open_oom),

@@ -39,15 +39,25 @@ int z4_error_set(int code, const char *fmt, ...)
 
 int z4_error_wrap(int code, const char *fmt, ...)
 {
-	char prefix[512], inner[sizeof(last_msg)];
+	char inner[sizeof(last_msg)];
+	const char *prev = z4_error_last();
+	size_t n = strlen(prev), used;
 	va_list ap;
 
-	memcpy(inner, z4_error_last(), sizeof(inner));
-	inner[sizeof(inner) - 1] = '\0';
+	if (n >= sizeof(inner))
+		n = sizeof(inner) - 1;
+	memcpy(inner, prev, n);
+	inner[n] = '\0';
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
 	va_end(ap);
-	snprintf(last_msg, sizeof(last_msg), "%s: %s", prefix, inner);
+	/* append ": <inner>", truncating the tail if it must */
+	used = strlen(last_msg);
+	for (const char *p = ": "; *p && used + 1 < sizeof(last_msg); p++)
+		last_msg[used++] = *p;
+	for (size_t i = 0; i < n && used + 1 < sizeof(last_msg); i++)
+		last_msg[used++] = inner[i];
+	last_msg[used] = '\0';
 	last_code = code;
 	return code;
 }

@@ -29,8 +29,8 @@ bad() {
 # check DESCRIPTION CMD...: the command must succeed.
 check() {
   desc=$1; shift
-  if "$@" >"$TMP/out" 2>"$TMP/err"; then ok; else
-    bad "$desc (exit $?)"; sed 's/^/    /' "$TMP/err" "$TMP/out" | tail -20 >&2
+  if "$@" >"$TMP/stdout" 2>"$TMP/stderr"; then ok; else
+    bad "$desc (exit $?)"; sed 's/^/    /' "$TMP/stderr" "$TMP/stdout" | tail -20 >&2
   fi
 }
 
@@ -38,14 +38,14 @@ check() {
 # a "z4vc: ...: ..." line on stderr matching the grep -E PATTERN.
 check_fails() {
   desc=$1; pat=$2; shift 2
-  if "$@" >"$TMP/out" 2>"$TMP/err"; then
+  if "$@" >"$TMP/stdout" 2>"$TMP/stderr"; then
     bad "$desc: succeeded but should have failed"; return
   fi
-  if ! grep -qE '^z4vc: .+: .+' "$TMP/err"; then
-    bad "$desc: no 'z4vc: <what>: <why>' error"; sed 's/^/    /' "$TMP/err" >&2; return
+  if ! grep -qE '^z4vc: .+: .+' "$TMP/stderr"; then
+    bad "$desc: no 'z4vc: <what>: <why>' error"; sed 's/^/    /' "$TMP/stderr" >&2; return
   fi
-  if ! grep -qE "$pat" "$TMP/err"; then
-    bad "$desc: error does not match /$pat/"; sed 's/^/    /' "$TMP/err" >&2; return
+  if ! grep -qE "$pat" "$TMP/stderr"; then
+    bad "$desc: error does not match /$pat/"; sed 's/^/    /' "$TMP/stderr" >&2; return
   fi
   ok
 }

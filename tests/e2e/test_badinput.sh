@@ -138,8 +138,8 @@ before=$(state "$R")
 rm -rf "$TMP/co" && mkdir -p "$TMP/co" && echo keep >"$TMP/co/keep"
 failed_any=0
 for s in 50 100; do
-  if ! "$Z4VC" checkout --step $s -o "$TMP/co" 2>"$TMP/err"; then failed_any=1
-    check "corruption reported as z4vc: error" grep -qE '^z4vc: .*(corrupt|checksum|sha256|malformed)' "$TMP/err"
+  if ! "$Z4VC" checkout --step $s -o "$TMP/co" 2>"$TMP/co.err"; then failed_any=1
+    check "corruption reported as z4vc: error" grep -qE '^z4vc: .*(corrupt|checksum|sha256|malformed)' "$TMP/co.err"
   fi
 done
 check "corruption detected" test $failed_any = 1

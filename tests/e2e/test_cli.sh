@@ -68,12 +68,12 @@ z4vc show ckpt/gpt --json >"$TMP/show.json"
 check "show --json is valid JSON" jq -e . "$TMP/show.json"
 check "bf16 tensors delta-encoded" test "$(jq '[.files[] | select(.path=="model.safetensors") | .tensors[] | .deltas] | add' "$TMP/show.json")" -gt 0
 check "first step is keyframes" test "$(z4vc show --step 0 --run gpt --json | jq '[.files[].tensors[]?.deltas] | add')" -eq 0
-check "show text" z4vc show --step 100 --run gpt
-check "show lists tensors" grep -q "transformer.wte.weight" "$TMP/out"
+z4vc show --step 100 --run gpt >"$TMP/show.txt"
+check "show lists tensors" grep -q "transformer.wte.weight" "$TMP/show.txt"
 
 t "log and stats"
-check "log" z4vc log --run gpt
-check "log has 5 rows" test "$(grep -c ' gpt ' "$TMP/out")" -eq 5
+z4vc log --run gpt >"$TMP/log.txt"
+check "log has 5 rows" test "$(grep -c ' gpt ' "$TMP/log.txt")" -eq 5
 z4vc log --json >"$TMP/log.json"
 check "log --json" jq -e 'length == 5 and .[0].step == 200 and .[4].step == 0 and .[0].raw_bytes > .[0].new_bytes' "$TMP/log.json"
 check "log -n" test "$(z4vc log --json -n 2 | jq length)" -eq 2
@@ -106,8 +106,8 @@ cd "$R"
 
 t "help"
 check "z4vc help" z4vc help
-check "help commit" z4vc help commit
-check "help text" grep -q "usage: z4vc commit" "$TMP/out"
+z4vc help commit >"$TMP/help.txt"
+check "help text" grep -q "usage: z4vc commit" "$TMP/help.txt"
 for c in init commit checkout log show stats; do
   check "$c --help" z4vc $c --help
 done

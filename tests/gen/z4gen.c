@@ -9,10 +9,12 @@
  *
  * Series mode (--out DIR) simulates AdamW on a GPT-2-shaped parameter set.
  * There is no forward pass: each step draws a pseudo-gradient per element,
- *     g = gscale[i] * G(t) * (snr * a(t) * dir[i] + N(0,1)),
+ *     g = gscale[i] * G(t) * (snr * a(t) * dir[i] + noise),
  * where dir is a fixed random direction (with a per-kind mean, so LayerNorm
  * gains drift the way real ones do), a(t) decays and G(t) grows over the run
- * (real gradients turn noise-dominated as the loss plateaus), and gscale
+ * (real gradients turn noise-dominated as the loss plateaus), noise is N(0,1)
+ * with 1 draw in 16 four times larger (real gradient noise is heavy-tailed,
+ * which keeps |exp_avg|/sqrt(exp_avg_sq) and so the updates small), and gscale
  * carries the row/column structure of real gradients (log-normal row and
  * column factors; tiny q/k rows in c_attn; a vanishing k-bias gradient,
  * whose real counterpart is zero by softmax shift invariance).  The Adam
@@ -200,20 +202,102 @@ static inline uint64_t rng_next(rng *r)
 	return out;
 }
 
-/* Approximate N(0,1) from the low 60 bits of a draw: the sum of four
- * 15-bit parts (Irwin-Hall, n = 4), centred and scaled to unit variance.
- * Tails stop at 3.46 sigma; the bulk is within 1% of a gaussian, which is
- * all weights and gradients need here, for a few integer ops.  The top 4
- * bits are left for the caller (gradient bursts). */
-static inline float gauss_bits(uint64_t u)
-{
-	int32_t s = (int32_t)(u & 0x7fff) + (int32_t)((u >> 15) & 0x7fff) +
-		    (int32_t)((u >> 30) & 0x7fff) + (int32_t)((u >> 45) & 0x7fff);
+/* splitmix64 as a stream: one add per draw carries the dependency, the
+ * mixing runs in parallel, so several streams interleave well (big mode).
+ * A stream is a random 64-bit start on the same Weyl sequence; streams of
+ * up to 2^34 draws overlap with negligible probability. */
+typedef struct {
+	uint64_t x;
+} sm;
 
-	return (float)(s - 65534) * 5.285839334289553e-05f;
+static void sm_seed(sm *r, uint64_t seed, uint64_t a, uint64_t b, uint64_t c)
+{
+	rng t;
+
+	rng_seed(&t, seed, a, b, c);
+	r->x = t.s[0];
 }
 
-static inline float gauss(rng *r) { return gauss_bits(rng_next(r)); }
+static inline uint64_t sm_next(sm *r)
+{
+	uint64_t z = (r->x += 0x9e3779b97f4a7c15u);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+	return z ^ (z >> 31);
+}
+
+/* N(0,1) from 32 random bits by table: the top 10 bits pick one of 1024
+ * equal-probability bins, the low 22 interpolate linearly between the bin's
+ * quantiles.  Tails stop at 3.8 sigma (the outer bins end at the
+ * 1/16384 quantile); otherwise it is a gaussian to well within 1e-3, for a
+ * load and a multiply-add, and one 64-bit draw gives two. */
+#define NT_BITS 10
+#define NT_SIZE (1 << NT_BITS)
+#define NT_FRAC_BITS (32 - NT_BITS)
+
+static float nt_base[NT_SIZE], nt_slope[NT_SIZE], nt_slope16[NT_SIZE];
+
+/* Fills the table from the density alone (det_exp, trapezoid rule on a
+ * 1/1024 grid, inverted by linear interpolation), so it is the same on
+ * every machine. */
+static void normal_table_init(void)
+{
+	const double h = 1.0 / 1024, inv_sqrt_2pi = 0.3989422804014327;
+	double q[NT_SIZE + 1], x = -8.0, cdf = 0.0;
+	double pdf = inv_sqrt_2pi * det_exp(-0.5 * x * x);
+	int k = 0, i;
+
+	/* targets: the tail point 1/(16 NT_SIZE), then k / NT_SIZE */
+	while (k <= NT_SIZE / 2) {
+		double target = k ? (double)k / NT_SIZE : 1.0 / (16.0 * NT_SIZE);
+		double nx = x + h;
+		double npdf = inv_sqrt_2pi * det_exp(-0.5 * nx * nx);
+		double ncdf = cdf + 0.5 * h * (pdf + npdf);
+
+		while (k <= NT_SIZE / 2 && ncdf >= target) {
+			q[k] = x + h * (target - cdf) / (ncdf - cdf);
+			k++;
+			target = (double)k / NT_SIZE;
+		}
+		x = nx;
+		pdf = npdf;
+		cdf = ncdf;
+	}
+	q[NT_SIZE / 2] = 0.0;
+	for (i = 0; i < NT_SIZE / 2; i++)
+		q[NT_SIZE - i] = -q[i];
+	for (i = 0; i < NT_SIZE; i++) {
+		nt_base[i] = (float)q[i];
+		nt_slope[i] = (float)((q[i + 1] - q[i]) /
+				      (double)(1u << NT_FRAC_BITS));
+		nt_slope16[i] = (float)((q[i + 1] - q[i]) /
+					(double)(1u << (16 - NT_BITS)));
+	}
+}
+
+static inline float gauss32(uint32_t v)
+{
+	uint32_t i = v >> NT_FRAC_BITS;
+
+	return nt_base[i] +
+	       (float)(v & ((1u << NT_FRAC_BITS) - 1)) * nt_slope[i];
+}
+
+/* The same from 16 bits (64 steps per bin): good enough for the small
+ * drift terms of big mode, at half the random bits. */
+static inline float gauss16(uint32_t v)
+{
+	uint32_t i = (v >> (16 - NT_BITS)) & (NT_SIZE - 1);
+
+	return nt_base[i] +
+	       (float)(v & ((1u << (16 - NT_BITS)) - 1)) * nt_slope16[i];
+}
+
+static inline float gauss(rng *r)
+{
+	return gauss32((uint32_t)(rng_next(r) >> 32));
+}
 
 /* ------------------------------------------------------------------------ */
 /* growable string (JSON headers) */
@@ -312,7 +396,8 @@ typedef void (*fill_fn)(void *ctx, size_t ti, uint64_t first, size_t count,
 
 #define CHUNK_ELEMS ((size_t)1 << 16)
 
-/* Writes PATH.tmp then renames it over PATH; dies on any I/O error. */
+/* Writes PATH.tmp then renames it over PATH (a PATH that exists and is not
+ * a regular file is written directly); dies on any I/O error. */
 static void st_write(const char *path, const struct st_tensor *t, size_t nt,
 		     const struct kv *meta, size_t nmeta, fill_fn fill,
 		     void *ctx)
@@ -323,7 +408,9 @@ static void st_write(const char *path, const struct st_tensor *t, size_t nt,
 	sbuf h = { 0 };
 	uint64_t off = 0;
 	uint8_t len8[8];
+	struct stat sb;
 	size_t i, j;
+	int direct;
 	FILE *f;
 
 	sb_puts(&h, "{");
@@ -358,7 +445,11 @@ static void st_write(const char *path, const struct st_tensor *t, size_t nt,
 	while (h.len % 8)
 		sb_puts(&h, " ");
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+	/* a device or pipe (/dev/null for benchmarks) is written in place:
+	 * renaming a temp file over it would replace the device */
+	direct = stat(path, &sb) == 0 && !S_ISREG(sb.st_mode);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s%s", path,
+			     direct ? "" : ".tmp") >= sizeof(tmp))
 		die("'%s': path too long", path);
 	f = fopen(tmp, "wb");
 	if (!f)
@@ -396,7 +487,7 @@ static void st_write(const char *path, const struct st_tensor *t, size_t nt,
 		f = NULL;
 		goto ioerr;
 	}
-	if (rename(tmp, path) != 0)
+	if (!direct && rename(tmp, path) != 0)
 		die("rename '%s': %s", tmp, strerror(errno));
 	free(h.p);
 	return;
@@ -476,17 +567,17 @@ enum {
 
 static const struct kind kinds[] = {
 	[K_WTE] = { INIT_NORMAL, 0, 3e-3f, 1.5f, 0.0f, 1.0f, 0.3f, 1.0f },
-	[K_WPE] = { INIT_NORMAL, 0, 1e-3f, 0.3f, 0.0f, 0.3f, 0.5f, BURSTW },
-	[K_LN_W] = { INIT_ONES, 0, 1.5e-4f, 0.3f, -0.3f, 0.5f, 0.0f, BURST },
-	[K_LN_B] = { INIT_ZEROS, 0, 2e-4f, SNRB, 0.0f, 0.5f, 0.0f, BURST },
-	[K_QKV_W] = { INIT_NORMAL, 0, 5e-4f, 0.15f, 0.0f, 0.3f, 0.3f, BURSTW },
-	[K_QKV_B] = { INIT_ZEROS, 0, 6e-4f, SNRB, 0.0f, 0.5f, 0.0f, BURST },
-	[K_APROJ_W] = { INIT_NORMAL, 1, 8e-4f, SNRP, 0.0f, 0.3f, 0.4f, BURSTW },
-	[K_APROJ_B] = { INIT_ZEROS, 0, 8e-3f, SNRB, 0.0f, 0.4f, 0.0f, BURST },
-	[K_FC_W] = { INIT_NORMAL, 0, 3e-4f, 0.15f, 0.0f, 0.3f, 0.3f, BURSTW },
-	[K_FC_B] = { INIT_ZEROS, 0, 3e-4f, SNRB, -0.4f, 0.4f, 0.0f, BURST },
-	[K_MPROJ_W] = { INIT_NORMAL, 1, 5e-4f, SNRP, 0.0f, 0.3f, 0.4f, BURSTW },
-	[K_MPROJ_B] = { INIT_ZEROS, 0, 6e-3f, SNRB, 0.0f, 0.4f, 0.0f, BURST },
+	[K_WPE] = { INIT_NORMAL, 0, 1e-3f, 0.3f, 0.0f, 0.3f, 0.5f, 4.0f },
+	[K_LN_W] = { INIT_ONES, 0, 1.5e-4f, 0.3f, -0.3f, 0.5f, 0.0f, 4.0f },
+	[K_LN_B] = { INIT_ZEROS, 0, 2e-4f, 0.3f, 0.0f, 0.5f, 0.0f, 4.0f },
+	[K_QKV_W] = { INIT_NORMAL, 0, 5e-4f, 0.15f, 0.0f, 0.3f, 0.3f, 4.0f },
+	[K_QKV_B] = { INIT_ZEROS, 0, 6e-4f, 0.3f, 0.0f, 0.5f, 0.0f, 4.0f },
+	[K_APROJ_W] = { INIT_NORMAL, 1, 8e-4f, 0.3f, 0.0f, 0.3f, 0.4f, 4.0f },
+	[K_APROJ_B] = { INIT_ZEROS, 0, 8e-3f, 0.3f, 0.0f, 0.4f, 0.0f, 4.0f },
+	[K_FC_W] = { INIT_NORMAL, 0, 3e-4f, 0.15f, 0.0f, 0.3f, 0.3f, 4.0f },
+	[K_FC_B] = { INIT_ZEROS, 0, 3e-4f, 0.3f, -0.4f, 0.4f, 0.0f, 4.0f },
+	[K_MPROJ_W] = { INIT_NORMAL, 1, 5e-4f, 0.3f, 0.0f, 0.3f, 0.4f, 4.0f },
+	[K_MPROJ_B] = { INIT_ZEROS, 0, 6e-3f, 0.3f, 0.0f, 0.4f, 0.0f, 4.0f },
 	[K_LNF_W] = { INIT_ONES, 0, 7e-3f, 2.0f, -0.5f, 0.3f, 0.0f, 1.0f },
 	[K_LNF_B] = { INIT_ZEROS, 0, 5e-3f, 2.0f, 0.0f, 0.3f, 0.0f, 1.0f },
 };
@@ -645,8 +736,8 @@ static void train_step(struct model *mo, const struct opts *o, long step,
 	const float omb1 = 1.0f - b1, omb2 = 1.0f - b2;
 	double lr = lr_at(o, step - 1);
 	double t = (double)(step - 1) / (double)o->steps;
-	float grow = (float)(1.0 + GROW * t);  /* G(t) */
-	float fade = (float)(1.0 / (1.0 + FADE * t)); /* a(t) */
+	float grow = (float)(1.0 + t);  /* G(t) */
+	float fade = (float)(1.0 / (1.0 + 2.0 * t)); /* a(t) */
 	float step_size = (float)(lr / (1.0 - b1_pow));
 	float bc2_sqrt = (float)sqrt(1.0 - b2_pow);
 	size_t i, j;
@@ -660,9 +751,9 @@ static void train_step(struct model *mo, const struct opts *o, long step,
 
 		for (j = 0; j < p->n; j++) {
 			uint64_t u = rng_next(noise);
-			float n = gauss_bits(u), g, denom;
+			float n = gauss32((uint32_t)(u >> 32)), g, denom;
 
-			if (u >> 60 == 0)
+			if ((u & 15) == 0)
 				n *= burst;
 			g = p->gs[j] * grow * (pc * p->dir[j] + n);
 
@@ -859,7 +950,7 @@ struct big_ctx {
 	uint64_t seed;
 	long k;
 	size_t cur;    /* tensor the streams are set up for, or SIZE_MAX */
-	rng g0, gp, ge; /* init, persistent direction, noise at K */
+	sm g0, gp, ge; /* init, persistent direction, noise at K */
 	float decay, pcoef, jcoef;
 };
 
@@ -885,27 +976,51 @@ static void fill_big(void *vctx, size_t ti, uint64_t first, size_t count,
 	struct big_ctx *c = vctx;
 	const float std = 0.02f, decay = c->decay;
 	const float pcoef = c->pcoef, jcoef = c->jcoef;
+	sm g0, gp, ge;
 	size_t j;
 
 	if (ti != c->cur) {
-		rng_seed(&c->g0, c->seed, ti, 0, 0);
-		rng_seed(&c->gp, c->seed, ti, 1, 0);
-		rng_seed(&c->ge, c->seed, ti, 2, (uint64_t)c->k);
+		sm_seed(&c->g0, c->seed, ti, 0, 0);
+		sm_seed(&c->gp, c->seed, ti, 1, 0);
+		sm_seed(&c->ge, c->seed, ti, 2, (uint64_t)c->k);
 		c->cur = ti;
 	}
 	(void)first; /* streams are sequential: the writer goes in order */
-	if (c->k == 0) {
-		for (j = 0; j < count; j++)
-			out[j] = std * gauss(&c->g0);
-		return;
-	}
-	for (j = 0; j < count; j++) {
-		float w0 = std * gauss(&c->g0);
-		float p = gauss(&c->gp);
-		float e = gauss(&c->ge);
+	/* local copies, so the states stay in registers across the stores.
+	 * Per 4 values: 2 draws for the inits (32-bit gaussians), 1 for the
+	 * persistent directions and 1 for the noise (16-bit gaussians: they
+	 * are small terms).  Counts are multiples of 4 but for a tensor's
+	 * odd tail, which takes a draw of each stream per value. */
+	g0 = c->g0;
+	gp = c->gp;
+	ge = c->ge;
+	for (j = 0; j + 4 <= count; j += 4) {
+		uint64_t a0 = sm_next(&g0), a1 = sm_next(&g0);
 
-		out[j] = w0 * decay + pcoef * p + jcoef * e;
+		out[j] = std * gauss32((uint32_t)a0);
+		out[j + 1] = std * gauss32((uint32_t)(a0 >> 32));
+		out[j + 2] = std * gauss32((uint32_t)a1);
+		out[j + 3] = std * gauss32((uint32_t)(a1 >> 32));
+		if (c->k) {
+			uint64_t b = sm_next(&gp), e = sm_next(&ge);
+			int q;
+
+			for (q = 0; q < 4; q++)
+				out[j + q] = out[j + q] * decay +
+					     pcoef * gauss16((uint32_t)(b >> (16 * q)) & 0xffff) +
+					     jcoef * gauss16((uint32_t)(e >> (16 * q)) & 0xffff);
+		}
 	}
+	for (; j < count; j++) {
+		out[j] = std * gauss32((uint32_t)sm_next(&g0));
+		if (c->k)
+			out[j] = out[j] * decay +
+				 pcoef * gauss16((uint32_t)sm_next(&gp) & 0xffff) +
+				 jcoef * gauss16((uint32_t)sm_next(&ge) & 0xffff);
+	}
+	c->g0 = g0;
+	c->gp = gp;
+	c->ge = ge;
 }
 
 static void run_big(const struct opts *o)
@@ -1030,6 +1145,8 @@ int main(int argc, char **argv)
 		.beta2 = 0.999, .init = 0, .big_mb = 0, .big_step = 0,
 	};
 	int i, series_only = 0, big_only = 0;
+
+	normal_table_init();
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
