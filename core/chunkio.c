@@ -14,7 +14,7 @@
 
 #include <string.h>
 
-#define FLUSH_BYTES (64u << 20) /* queued bytes that trigger a write */
+#define FLUSH_BYTES (16u << 20) /* queued bytes that trigger a write */
 
 typedef struct {
 	z4_db db;
@@ -137,6 +137,7 @@ int z4_chunkio_info(z4_delta_info *out, size_t *enc_len, z4_chunkio *io,
 	if (rc)
 		return rc;
 	rc = z4_delta_info_read(out, enc, len);
+	z4_objects_release(io->store, enc, len);
 	if (rc)
 		return chunk_error(rc, id, "malformed header");
 	if (memcmp(out->id.b, id->b, Z4_ID_LEN) != 0)

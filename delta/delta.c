@@ -50,7 +50,7 @@
 #define CODEC_RAW 0
 #define CODEC_ZSTD 1
 
-#define ZSTD_LEVEL_DEFAULT 3
+#define ZSTD_LEVEL_DEFAULT 1 /* measured: on byte planes level 1 is faster and smaller than 3 */
 /* Shorter planes are stored raw: a zstd frame costs ~10 bytes of overhead,
  * so trying it would save nothing worth the call. */
 #define ZSTD_MIN_PLANE 32

@@ -75,13 +75,16 @@ INLINE void split8(uint8_t *restrict p0, uint8_t *restrict p1,
 			p6[j] = s[8 * j + 6] ^ (xb ? b[8 * j + 6] : 0);
 			p7[j] = s[8 * j + 7] ^ (xb ? b[8 * j + 7] : 0);
 		}
-	for (; i < m; i++)
-		for (unsigned k = 0; k < 8; k++) {
-			uint8_t v = s[8 * i + k] ^ (xb ? b[8 * i + k] : 0);
-			uint8_t *restrict const p[8] = {p0, p1, p2, p3,
-							p4, p5, p6, p7};
-			p[k][i] = v;
-		}
+	for (; i < m; i++) {
+		p0[i] = s[8 * i] ^ (xb ? b[8 * i] : 0);
+		p1[i] = s[8 * i + 1] ^ (xb ? b[8 * i + 1] : 0);
+		p2[i] = s[8 * i + 2] ^ (xb ? b[8 * i + 2] : 0);
+		p3[i] = s[8 * i + 3] ^ (xb ? b[8 * i + 3] : 0);
+		p4[i] = s[8 * i + 4] ^ (xb ? b[8 * i + 4] : 0);
+		p5[i] = s[8 * i + 5] ^ (xb ? b[8 * i + 5] : 0);
+		p6[i] = s[8 * i + 6] ^ (xb ? b[8 * i + 6] : 0);
+		p7[i] = s[8 * i + 7] ^ (xb ? b[8 * i + 7] : 0);
+	}
 }
 
 void z4_delta_planes_split(uint8_t *const planes[], const uint8_t *src,
@@ -192,10 +195,14 @@ INLINE void merge8(uint8_t *restrict d, const uint8_t *restrict p0,
 			d[8 * j + 7] = MERGED(8 * j + 7, p7[j]);
 		}
 	for (; i < m; i++) {
-		const uint8_t *restrict const p[8] = {p0, p1, p2, p3,
-						      p4, p5, p6, p7};
-		for (unsigned k = 0; k < 8; k++)
-			d[8 * i + k] = MERGED(8 * i + k, p[k][i]);
+		d[8 * i] = MERGED(8 * i, p0[i]);
+		d[8 * i + 1] = MERGED(8 * i + 1, p1[i]);
+		d[8 * i + 2] = MERGED(8 * i + 2, p2[i]);
+		d[8 * i + 3] = MERGED(8 * i + 3, p3[i]);
+		d[8 * i + 4] = MERGED(8 * i + 4, p4[i]);
+		d[8 * i + 5] = MERGED(8 * i + 5, p5[i]);
+		d[8 * i + 6] = MERGED(8 * i + 6, p6[i]);
+		d[8 * i + 7] = MERGED(8 * i + 7, p7[i]);
 	}
 }
 

@@ -64,7 +64,7 @@ typedef struct {
 /* Encoding parameters. */
 typedef struct {
 	unsigned elem_size;  /* 1, 2, 4 or 8 */
-	int zstd_level;      /* 0 means the default (3) */
+	int zstd_level;      /* 0 means the default (1) */
 	/*
 	 * Delta base: the decoded bytes of the same chunk in the parent version
 	 * (same length as src), its id and its depth. base == NULL encodes a

@@ -1011,6 +1011,44 @@ static void test_allocation_failures(void **state)
 	free(base);
 }
 
+/* After one chunk of each kind, same-sized chunks allocate nothing: every
+ * allocation from here on would fail. */
+static void test_steady_state_allocates_nothing(void **state)
+{
+	const size_t n = 1 << 17;
+	uint8_t *base = xmalloc(2 * n), *src = xmalloc(2 * n);
+	uint8_t *out = xmalloc(2 * n);
+	z4_delta_ctx *c = z4_delta_ctx_new();
+	enc_t d, k;
+	(void)state;
+	assert_non_null(c);
+	fill_bf16(base, n, 0.02f, 51);
+	for (int round = 0; round < 3; round++) {
+		z4_delta_ctx *saved = ctx;
+		step_bf16(src, base, n, 1e-2f, 52 + (uint64_t)round);
+		if (round == 1)
+			z4_alloc_fail_after(0);
+		ctx = c;
+		d = encode_delta(src, 2 * n, 2, base, 0);
+		k = encode_kf(src, 2 * n, 2);
+		assert_int_equal(d.info.is_delta, 1);
+		assert_int_equal(z4_delta_decode(out, 2 * n, c, d.p, d.len, base),
+				 Z4_OK);
+		assert_memory_equal(out, src, 2 * n);
+		assert_int_equal(z4_delta_decode(out, 2 * n, c, k.p, k.len, NULL),
+				 Z4_OK);
+		assert_memory_equal(out, src, 2 * n);
+		ctx = saved;
+		free(d.p);
+		free(k.p);
+	}
+	z4_alloc_fail_after(-1);
+	z4_delta_ctx_free(c);
+	free(out);
+	free(src);
+	free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1042,6 +1080,7 @@ int main(void)
 		cmocka_unit_test(test_encode_argument_errors),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_allocation_failures),
+		cmocka_unit_test(test_steady_state_allocates_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
