@@ -62,15 +62,10 @@ double cli_now(void);
 int cli_open_repo(z4vc_repo **out);
 extern const char *cli_chdir;
 
-int cmd_init(int argc, char **argv);
-int cmd_commit(int argc, char **argv);
-int cmd_checkout(int argc, char **argv);
-int cmd_log(int argc, char **argv);
-int cmd_show(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
-int cmd_help(int argc, char **argv);
-
-extern const cli_cmd cli_cmd_init, cli_cmd_commit, cli_cmd_checkout,
-	cli_cmd_log, cli_cmd_show, cli_cmd_stats, cli_cmd_help;
+#define CMD(name)                                                              \
+	int cmd_##name(int argc, char **argv);                                 \
+	extern const cli_cmd cli_cmd_##name;
+#include "commands.def"
+#undef CMD
 
 #endif

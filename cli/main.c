@@ -4,13 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CMD(name) &cli_cmd_##name,
 static const cli_cmd *const commands[] = {
-	&cli_cmd_init, &cli_cmd_commit, &cli_cmd_checkout, &cli_cmd_log,
-	&cli_cmd_show, &cli_cmd_stats,  &cli_cmd_help,
+#include "commands.def"
 };
+#undef CMD
+#define CMD(name) cmd_##name,
 static int (*const handlers[])(int, char **) = {
-	cmd_init, cmd_commit, cmd_checkout, cmd_log, cmd_show, cmd_stats, cmd_help,
+#include "commands.def"
 };
+#undef CMD
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))
 
 static void overview(FILE *out)

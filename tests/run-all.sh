@@ -24,7 +24,7 @@ if command -v clang >/dev/null 2>&1 && [ "$fuzz_secs" -gt 0 ]; then
   echo "== fuzz (${fuzz_secs}s per target)"
   CC=clang cmake -S . -B build/fuzz -DZ4_BUILD_FUZZ=ON -DZ4_BUILD_TESTS=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build/fuzz -j "$jobs" --target fuzz_delta fuzz_safetensors fuzz_record
+  cmake --build build/fuzz -j "$jobs" --target fuzz_all
   sh tests/fuzz/run-fuzz.sh build/fuzz "$fuzz_secs"
 fi
 echo "== all tests passed"

@@ -19,7 +19,9 @@
  * column factors; tiny q/k rows in c_attn; a vanishing k-bias gradient,
  * whose real counterpart is zero by softmax shift invariance).  The Adam
  * update is scale-free, so lr alone sets the step size; the defaults (peak
- * 3e-4, 100 warmup steps, cosine to lr/10) are those of the real corpus.
+ * 3e-4, 100 warmup steps, cosine to lr/10) are those of the real corpus
+ * (its betas are (0.9, 0.95); ours default to torch's (0.9, 0.999), --beta2
+ * changes it; the figures barely move).
  *
  * Big mode (--big-mb N --out FILE) writes one BF16 file of N MiB for
  * benchmarks, streaming, with values in closed form at checkpoint K:
@@ -36,9 +38,10 @@
  *    below, not libm, so another libc gives the same bits.  FMA contraction
  *    would change them: the pragmas below turn it off, and the CMake target
  *    also passes -ffp-contract=off.
- *  - Safetensors as torch writes them: u64 LE header length, compact JSON
- *    header (tensors in a fixed order, then __metadata__), padded with spaces
- *    to a multiple of 8; data_offsets contiguous in header order; LE data.
+ *  - Safetensors laid out like the corpus's files: u64 LE header length,
+ *    compact JSON header (tensors in a fixed order, then __metadata__),
+ *    padded with spaces to a multiple of 8; data_offsets contiguous in
+ *    header order; little-endian data.
  *  - BF16 is the round-to-nearest-even of the F32 master bits; NaN stays NaN.
  */
 #include <errno.h>
