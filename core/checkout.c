@@ -176,8 +176,20 @@ static void report(co *c, uint64_t n, const char *what)
 		c->opts->progress(c->opts->progress_ud, c->done, c->total, what);
 }
 
-/* Write the file of `ptr` into fd, checking its SHA-256 and size. */
-static int rebuild(co *c, int fd, const z4_pointer *ptr, const char *path)
+typedef struct {
+	int fd;
+	const char *path;
+} fd_sink;
+
+static int write_fd(void *ud, const void *p, size_t n)
+{
+	const fd_sink *s = ud;
+	return write_all(s->fd, p, n, s->path);
+}
+
+/* Write the file of `ptr` through `out`, checking its SHA-256 and size. */
+static int rebuild(co *c, z4vc_write_fn out, void *out_ud, const z4_pointer *ptr,
+		   const char *path)
 {
 	z4_recipe r = {0};
 	EVP_MD_CTX *sha = EVP_MD_CTX_new();
@@ -201,7 +213,7 @@ static int rebuild(co *c, int fd, const z4_pointer *ptr, const char *path)
 		z4_tensor_rec t;
 		if (s->kind == Z4_SEG_BYTES) {
 			EVP_DigestUpdate(sha, s->bytes, (size_t)s->len);
-			rc = write_all(fd, s->bytes, (size_t)s->len, path);
+			rc = out(out_ud, s->bytes, (size_t)s->len);
 			written += s->len;
 			report(c, s->len, path);
 			continue;
@@ -228,7 +240,7 @@ static int rebuild(co *c, int fd, const z4_pointer *ptr, const char *path)
 			rc = z4_chunkio_read(c->io, &t.chunks[k], c->buf, len);
 			if (rc == Z4_OK) {
 				EVP_DigestUpdate(sha, c->buf, len);
-				rc = write_all(fd, c->buf, len, path);
+				rc = out(out_ud, c->buf, len);
 				written += len;
 				report(c, len, path);
 			}
@@ -275,7 +287,8 @@ static int run_job(co *c, int rootfd, job *j, unsigned serial)
 		goto done;
 	}
 	if (is_ptr) {
-		rc = rebuild(c, fd, &ptr, j->path);
+		fd_sink sink = {fd, j->path};
+		rc = rebuild(c, write_fd, &sink, &ptr, j->path);
 		if (rc)
 			z4_error_wrap(rc, "'%s'", j->path);
 	} else {
@@ -402,5 +415,25 @@ done:
 		close(rootfd);
 	git_tree_free(tree);
 	git_commit_free(commit);
+	return rc;
+}
+
+int z4vc_cat_file(z4vc_repo *repo, const char *oid, uint64_t size,
+		  z4vc_write_fn write, void *ud)
+{
+	co c = {.repo = repo};
+	z4_pointer ptr;
+	int rc;
+
+	z4_error_clear();
+	if (strncmp(oid, "sha256:", 7) == 0)
+		oid += 7;
+	if (strlen(oid) != 2 * Z4_SHA256_LEN || z4_unhex(ptr.sha256, oid, Z4_SHA256_LEN))
+		return z4_error_set(Z4_EINVAL, "'%s': not a sha256 object id", oid);
+	ptr.size = size;
+	Z4_TRY(z4_chunkio_new(&c.io, repo->store));
+	rc = rebuild(&c, write, ud, &ptr, oid);
+	z4_free(c.buf);
+	z4_chunkio_free(c.io);
 	return rc;
 }

@@ -24,14 +24,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A file's bytes: an open descriptor or a list of memory pieces. */
+#define SIZE_UNKNOWN UINT64_MAX /* a stream: its length is known at EOF */
+
+/*
+ * A file's bytes: an open descriptor (pread), a list of memory pieces, or a
+ * stream read once, in order (a pipe, git's filter protocol). A stream
+ * keeps the bytes it has delivered while `retain` is set (the header that
+ * is looked at twice); otherwise every read must continue at `pos`.
+ */
 typedef struct {
 	int fd;
 	const uint8_t *const *piece;
 	const size_t *piece_len;
 	size_t npieces;
-	uint64_t size;
+	z4vc_read_fn read;
+	void *read_ud;
+	uint64_t size; /* SIZE_UNKNOWN for a stream */
 	const char *name; /* for messages */
+	z4_buf head;   /* stream: bytes [0, head.len) kept while retain */
+	int retain;
+	uint64_t pos;  /* stream: bytes consumed so far */
+	int eof;
+	/* A stream that may end early (--allow-opaque): what was read is kept
+	 * as it stands and the file is stored as bytes; `truncated` says so. */
+	int tolerant, truncated;
 } source;
 
 typedef struct {
@@ -77,11 +93,58 @@ static void parent_file_dispose(parent_file *pf)
 	memset(pf, 0, sizeof(*pf));
 }
 
-static int src_read(const source *s, uint64_t off, uint8_t *dst, size_t len)
+/* Pull up to len bytes from a stream; *got < len only at its end. */
+static int stream_pull(source *s, uint8_t *dst, size_t len, size_t *got)
 {
+	*got = 0;
+	while (*got < len && !s->eof) {
+		ssize_t n = s->read(s->read_ud, dst + *got, len - *got);
+		if (n < 0)
+			return z4_error_last_code() < 0
+				       ? z4_error_last_code()
+				       : z4_error_set(Z4_EIO, "read '%s' failed", s->name);
+		if (n == 0)
+			s->eof = 1;
+		*got += (size_t)n;
+	}
+	if (s->retain && z4_buf_put(&s->head, dst, *got))
+		return z4_error_set(s->head.err, "'%s': header too large", s->name);
+	s->pos += *got;
+	return Z4_OK;
+}
+
+/* Read up to len bytes at off; *got < len only at the end of the file. */
+static int src_read_some(source *s, uint64_t off, uint8_t *dst, size_t len,
+			 size_t *got)
+{
+	*got = 0;
+	if (s->read) {
+		if (off < s->head.len) { /* replay what the header look kept */
+			size_t n = s->head.len - (size_t)off < len
+					   ? s->head.len - (size_t)off : len;
+			memcpy(dst, s->head.ptr + off, n);
+			*got = n;
+			off += n;
+			dst += n;
+			len -= n;
+		}
+		if (len == 0)
+			return Z4_OK;
+		if (off != s->pos)
+			return z4_error_set(Z4_EINVAL, "'%s': stream read out of order",
+					    s->name);
+		size_t n;
+		Z4_TRY(stream_pull(s, dst, len, &n));
+		*got += n;
+		return Z4_OK;
+	}
+	if (off >= s->size)
+		return Z4_OK;
+	if (len > s->size - off)
+		len = (size_t)(s->size - off);
 	if (s->fd >= 0) {
-		while (len) {
-			ssize_t n = pread(s->fd, dst, len, (off_t)off);
+		while (*got < len) {
+			ssize_t n = pread(s->fd, dst + *got, len - *got, (off_t)(off + *got));
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0)
@@ -90,26 +153,34 @@ static int src_read(const source *s, uint64_t off, uint8_t *dst, size_t len)
 			if (n == 0)
 				return z4_error_set(Z4_EIO, "read '%s': file shrank while committing",
 						    s->name);
-			dst += n;
-			len -= (size_t)n;
-			off += (uint64_t)n;
+			*got += (size_t)n;
 		}
 		return Z4_OK;
 	}
-	for (size_t i = 0; i < s->npieces && len; i++) {
+	for (size_t i = 0; i < s->npieces && *got < len; i++) {
 		if (off >= s->piece_len[i]) {
 			off -= s->piece_len[i];
 			continue;
 		}
 		size_t take = s->piece_len[i] - (size_t)off;
-		if (take > len)
-			take = len;
-		memcpy(dst, s->piece[i] + off, take);
-		dst += take;
-		len -= take;
+		if (take > len - *got)
+			take = len - *got;
+		memcpy(dst + *got, s->piece[i] + off, take);
+		*got += take;
 		off = 0;
 	}
-	return len ? z4_error_set(Z4_EIO, "read '%s': past end", s->name) : Z4_OK;
+	return Z4_OK;
+}
+
+/* Read exactly len bytes at off. */
+static int src_read(source *s, uint64_t off, uint8_t *dst, size_t len)
+{
+	size_t got;
+	Z4_TRY(src_read_some(s, off, dst, len, &got));
+	if (got != len)
+		return z4_error_set(Z4_ECORRUPT, "'%s': file ends early (at byte %llu)",
+				    s->name, (unsigned long long)(off + got));
+	return Z4_OK;
 }
 
 static int sha_update(z4vc_ckpt *ck, const void *p, size_t n)
@@ -132,9 +203,13 @@ static int cmp_seg_name(const void *a, const void *b, void *ud)
 	return strcmp(r->seg[*(const size_t *)a].name, r->seg[*(const size_t *)b].name);
 }
 
-/* Look up `path` in the parent tree; leave pf empty when it is absent or
- * not a z4vc object (a parent is only an encoding hint, never required). */
-static void load_parent_file(parent_file *pf, z4vc_ckpt *ck, const char *path)
+/*
+ * The previous version of a file: the file with SHA-256 `sha` if given,
+ * else `path` in the parent tree. pf stays empty when there is none or it
+ * is not a z4vc object (a parent is only an encoding hint, never required).
+ */
+static void load_parent_file(parent_file *pf, z4vc_ckpt *ck, const char *path,
+			     const uint8_t *sha)
 {
 	git_tree_entry *te = NULL;
 	git_blob *blob = NULL;
@@ -142,13 +217,17 @@ static void load_parent_file(parent_file *pf, z4vc_ckpt *ck, const char *path)
 	int is_ptr = 0;
 
 	memset(pf, 0, sizeof(*pf));
-	if (!ck->parent_tree ||
-	    git_tree_entry_bypath(&te, ck->parent_tree, path) < 0 ||
-	    git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
-	    git_blob_lookup(&blob, ck->repo->git, git_tree_entry_id(te)) < 0 ||
-	    z4_blob_pointer(&ptr, &is_ptr, blob) != Z4_OK || !is_ptr ||
-	    z4_load_recipe(&pf->recipe, ck->io, ptr.sha256) != Z4_OK)
+	if (sha) {
+		if (z4_load_recipe(&pf->recipe, ck->io, sha) != Z4_OK)
+			goto done;
+	} else if (!ck->parent_tree ||
+		   git_tree_entry_bypath(&te, ck->parent_tree, path) < 0 ||
+		   git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
+		   git_blob_lookup(&blob, ck->repo->git, git_tree_entry_id(te)) < 0 ||
+		   z4_blob_pointer(&ptr, &is_ptr, blob) != Z4_OK || !is_ptr ||
+		   z4_load_recipe(&pf->recipe, ck->io, ptr.sha256) != Z4_OK) {
 		goto done;
+	}
 	/* The recipe borrows from the read snapshot, which a flush ends:
 	 * copy the names we need (they are owned already) and drop bytes. */
 	for (size_t i = 0; i < pf->recipe.nseg; i++)
@@ -170,6 +249,8 @@ done:
 
 static const z4_id *parent_tensor(const parent_file *pf, const char *name)
 {
+	if (!pf)
+		return NULL;
 	size_t lo = 0, hi = pf->norder;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -186,17 +267,19 @@ static const z4_id *parent_tensor(const parent_file *pf, const char *name)
 }
 
 /*
- * Store bytes [off, off+len) of src as a tensor: chunk, hash, encode
- * against the parent's tensor of the same name and layout, queue the
- * record. *out gets the tensor id.
+ * Store bytes [off, off+len) of src as a tensor (len SIZE_UNKNOWN: up to
+ * the end of a stream, as opaque bytes): chunk, hash, encode against the
+ * parent's tensor of the same name and layout, queue the record. *out gets
+ * the tensor id, *out_len the length stored.
  */
-static int store_tensor(z4_id *out, z4vc_ckpt *ck, const source *src,
-			uint64_t off, uint64_t len, z4_dtype dtype,
+static int store_tensor(z4_id *out, uint64_t *out_len, z4vc_ckpt *ck,
+			source *src, uint64_t off, uint64_t len, z4_dtype dtype,
 			unsigned ndim, const uint64_t *shape,
 			const z4_id *parent_id)
 {
 	z4_tensor_rec rec = {0}, prec = {0};
 	z4_buf enc;
+	size_t cap;
 	int have_parent = 0, rc;
 
 	rec.dtype = dtype;
@@ -205,36 +288,71 @@ static int store_tensor(z4_id *out, z4vc_ckpt *ck, const source *src,
 	rec.ndim = ndim;
 	for (unsigned i = 0; i < ndim; i++)
 		rec.shape[i] = shape[i];
-	rec.nbytes = len;
 	rec.chunk_size = Z4_DELTA_CHUNK_DEFAULT;
-	rec.nchunks = z4_tensor_nchunks(len, rec.chunk_size);
-	if (len % rec.elem_size) /* the parser guarantees this for tensors */
-		rec.elem_size = 1;
-	rec.chunks = z4_mallocarray(rec.nchunks ? rec.nchunks : 1, sizeof(z4_id));
+	if (len != SIZE_UNKNOWN && len % rec.elem_size)
+		rec.elem_size = 1; /* the parser guarantees this for tensors */
+	cap = len == SIZE_UNKNOWN ? 16 : z4_tensor_nchunks(len, rec.chunk_size);
+	rec.chunks = z4_mallocarray(cap ? cap : 1, sizeof(z4_id));
 	if (!rec.chunks)
 		return z4_error_set(Z4_ENOMEM, "out of memory");
 
-	if (parent_id && z4_load_tensor(&prec, ck->io, parent_id) == Z4_OK)
-		have_parent = z4_tensor_rec_equal_layout(&rec, &prec);
+	if (parent_id && z4_load_tensor(&prec, ck->io, parent_id) == Z4_OK) {
+		rec.nbytes = len;
+		have_parent = len == SIZE_UNKNOWN
+				      ? prec.dtype == Z4_DT_UNKNOWN &&
+						prec.chunk_size == rec.chunk_size
+				      : z4_tensor_rec_equal_layout(&rec, &prec);
+	}
 	z4_error_clear();
 
-	for (size_t i = 0; i < rec.nchunks; i++) {
-		uint64_t coff = (uint64_t)i * rec.chunk_size;
-		size_t clen = (size_t)(len - coff < rec.chunk_size ? len - coff
-								   : rec.chunk_size);
-		size_t stored;
-		if ((rc = src_read(src, off + coff, ck->buf, clen)) ||
-		    (rc = sha_update(ck, ck->buf, clen)))
+	rec.nbytes = 0;
+	for (size_t i = 0;; i++) {
+		uint64_t left = len == SIZE_UNKNOWN ? rec.chunk_size : len - rec.nbytes;
+		size_t want = (size_t)(left < rec.chunk_size ? left : rec.chunk_size);
+		size_t clen, stored;
+		if (want == 0)
+			break;
+		if ((rc = len == SIZE_UNKNOWN || src->tolerant
+				  ? src_read_some(src, off + rec.nbytes, ck->buf, want, &clen)
+				  : (clen = want, src_read(src, off + rec.nbytes, ck->buf, want))))
+			goto done;
+		if (clen < want && len != SIZE_UNKNOWN) {
+			/* a tolerant stream ended inside the tensor: keep the
+			 * bytes as opaque data */
+			src->truncated = 1;
+			rec.dtype = Z4_DT_UNKNOWN;
+			rec.ndim = 0;
+			rec.elem_size = 1;
+		}
+		if (clen == 0)
+			break;
+		if (i == cap) {
+			z4_id *nc = z4_realloc(rec.chunks, 2 * cap * sizeof(z4_id));
+			if (!nc) {
+				rc = z4_error_set(Z4_ENOMEM, "out of memory");
+				goto done;
+			}
+			rec.chunks = nc;
+			cap *= 2;
+		}
+		if ((rc = sha_update(ck, ck->buf, clen)))
 			goto done;
 		z4_delta_id(&rec.chunks[i], ck->buf, clen);
-		rc = z4_chunkio_put_chunk(&stored, ck->io, ck->buf, clen, rec.elem_size,
+		rc = z4_chunkio_put_chunk(&stored, ck->io, ck->buf, clen,
+					  clen % rec.elem_size ? 1 : rec.elem_size,
 					  &rec.chunks[i],
-					  have_parent ? &prec.chunks[i] : NULL,
+					  have_parent && i < prec.nchunks ? &prec.chunks[i]
+									  : NULL,
 					  ck->keyframe);
 		if (rc)
 			goto done;
+		rec.nchunks = i + 1;
+		rec.nbytes += clen;
 		progress(ck, clen, src->name);
+		if (clen < want)
+			break; /* end of the stream */
 	}
+	*out_len = rec.nbytes;
 	z4_buf_init(&enc, Z4_RECORD_MAX);
 	if ((rc = z4_tensor_rec_encode(&enc, &rec)) == Z4_OK) {
 		z4_delta_id(out, enc.ptr, enc.len);
@@ -295,11 +413,12 @@ static z4_segment *seglist_add(seglist *l)
  * inline in the recipe when small, else stored as chunked opaque data
  * (always for whole opaque files, so their versions delta).
  */
-static int add_bytes(seglist *l, z4vc_ckpt *ck, const source *src,
+static int add_bytes(seglist *l, z4vc_ckpt *ck, source *src,
 		     uint64_t off, uint64_t len, int chunked,
 		     const z4_id *parent_id)
 {
 	z4_segment *s;
+	int rc;
 	if (len == 0)
 		return Z4_OK;
 	if (!(s = seglist_add(l)))
@@ -307,23 +426,35 @@ static int add_bytes(seglist *l, z4vc_ckpt *ck, const source *src,
 	s->len = len;
 	if (len <= Z4_BYTES_INLINE_MAX && !chunked) {
 		uint8_t *copy = z4_malloc((size_t)len);
-		int rc;
 		if (!copy)
 			return z4_error_set(Z4_ENOMEM, "out of memory");
 		l->owned[l->nowned++] = copy;
 		s->kind = Z4_SEG_BYTES;
 		s->bytes = copy;
-		if ((rc = src_read(src, off, copy, (size_t)len)) ||
-		    (rc = sha_update(ck, copy, (size_t)len)))
-			return rc;
+		if (src->tolerant) {
+			size_t got;
+			Z4_TRY(src_read_some(src, off, copy, (size_t)len, &got));
+			if (got < len) {
+				src->truncated = 1;
+				s->len = len = got;
+			}
+		} else {
+			Z4_TRY(src_read(src, off, copy, (size_t)len));
+		}
+		Z4_TRY(sha_update(ck, copy, (size_t)len));
 		progress(ck, len, src->name);
 		return Z4_OK;
 	}
 	s->kind = Z4_SEG_TENSOR;
 	if (!(s->name = z4_strdup("")))
 		return z4_error_set(Z4_ENOMEM, "out of memory");
-	return store_tensor(&s->tensor, ck, src, off, len, Z4_DT_UNKNOWN, 0, NULL,
-			    parent_id);
+	rc = store_tensor(&s->tensor, &s->len, ck, src, off, len, Z4_DT_UNKNOWN, 0,
+			  NULL, parent_id);
+	if (rc == Z4_OK && s->len == 0) { /* a stream that had nothing left */
+		z4_free(s->name);
+		l->n--;
+	}
+	return rc;
 }
 
 static int has_suffix(const char *s, const char *suffix)
@@ -334,7 +465,7 @@ static int has_suffix(const char *s, const char *suffix)
 
 /* Parse the safetensors header of src; Z4_ECORRUPT with the defect. */
 static int parse_safetensors(z4_st_file *st, uint8_t **head_out,
-			     const source *src)
+			     source *src)
 {
 	uint8_t first8[8], *head;
 	uint64_t hlen;
@@ -359,7 +490,7 @@ static int parse_safetensors(z4_st_file *st, uint8_t **head_out,
 }
 
 /* Git's heuristic: text if no NUL in the first 8000 bytes. */
-static int looks_text(const source *src, uint8_t *tmp)
+static int looks_text(source *src, uint8_t *tmp)
 {
 	size_t n = src->size < 8000 ? (size_t)src->size : 8000;
 	if (src_read(src, 0, tmp, n) != Z4_OK)
@@ -419,24 +550,25 @@ bad:
 			    path);
 }
 
-static int add_source(z4vc_ckpt *ck, const char *path, const source *src,
-		      int exec)
+/*
+ * Store the bytes of src in the object store (chunks, tensors, recipe; the
+ * recipe is queued, durable at the next flush) and fill *ptr with the
+ * file's Git LFS pointer fields. pf is the previous version of the file,
+ * for delta bases (may be empty).
+ */
+static int store_content(z4_pointer *ptr, z4vc_ckpt *ck, const char *path,
+			 source *src, const parent_file *pf)
 {
 	seglist segs = {0};
 	z4_st_file st = {0};
-	uint8_t *head = NULL, digest[Z4_SHA256_LEN];
-	parent_file pf;
+	uint8_t *head = NULL;
 	z4_recipe recipe = {0};
-	z4_buf rbuf, pbuf;
-	z4_pointer ptr;
-	git_oid blob;
+	z4_buf rbuf;
+	uint64_t size = 0;
 	int rc, kind = Z4_FILE_OPAQUE;
 
-	Z4_TRY(check_path(path));
 	z4_buf_init(&rbuf, Z4_RECORD_MAX);
-	z4_buf_init(&pbuf, Z4_POINTER_MAX);
-	memset(&pf, 0, sizeof(pf));
-
+	src->retain = src->read != NULL; /* a stream may be looked at twice */
 	if (has_suffix(path, ".safetensors")) {
 		rc = parse_safetensors(&st, &head, src);
 		if (rc == Z4_OK)
@@ -446,31 +578,12 @@ static int add_source(z4vc_ckpt *ck, const char *path, const source *src,
 			goto done;
 		}
 		z4_error_clear();
-	} else if (src->size <= Z4_BLOB_INLINE_MAX && looks_text(src, ck->buf)) {
-		/* A small text file (config, tokenizer): a plain git blob. */
-		uint8_t *all = z4_malloc(src->size ? (size_t)src->size : 1);
-		if (!all) {
-			rc = z4_error_set(Z4_ENOMEM, "out of memory");
-			goto done;
-		}
-		rc = src_read(src, 0, all, (size_t)src->size);
-		if (rc == Z4_OK &&
-		    git_blob_create_from_buffer(&blob, ck->repo->git, all,
-						(size_t)src->size) < 0)
-			rc = z4_git_error("write blob");
-		z4_free(all);
-		if (rc == Z4_OK) {
-			progress(ck, src->size, src->name);
-			rc = add_entry(ck, path, &blob, src->size, exec);
-		}
-		goto done;
 	}
-
+	src->retain = 0;
 	if (EVP_DigestInit_ex(ck->sha, EVP_sha256(), NULL) != 1) {
 		rc = z4_error_set(Z4_EIO, "sha256 init failed");
 		goto done;
 	}
-	load_parent_file(&pf, ck, path);
 	if (kind == Z4_FILE_SAFETENSORS) {
 		uint64_t pos = st.header_len;
 		z4_segment *s = seglist_add(&segs);
@@ -492,66 +605,108 @@ static int add_source(z4vc_ckpt *ck, const char *path, const source *src,
 			if (t->begin > pos &&
 			    (rc = add_bytes(&segs, ck, src, pos, t->begin - pos, 0, NULL)))
 				goto done;
+			if (src->truncated)
+				break;
 			if (!(s = seglist_add(&segs)) || !(s->name = z4_strdup(t->name))) {
 				rc = z4_error_set(Z4_ENOMEM, "out of memory");
 				goto done;
 			}
 			s->kind = Z4_SEG_TENSOR;
 			s->len = t->end - t->begin;
-			rc = store_tensor(&s->tensor, ck, src, t->begin, s->len,
+			rc = store_tensor(&s->tensor, &s->len, ck, src, t->begin, s->len,
 					  t->dtype, t->dtype == Z4_DT_UNKNOWN ? 0 : t->ndim,
-					  t->shape, parent_tensor(&pf, t->name));
+					  t->shape, parent_tensor(pf, t->name));
 			if (rc)
 				goto done;
+			if (src->truncated) {
+				s->name[0] = '\0'; /* opaque now, not a tensor */
+				break;
+			}
 			pos = t->end;
 		}
-		rc = add_bytes(&segs, ck, src, pos, src->size - pos, 0, NULL);
+		/* trailing bytes; a stream's length shows only at its end */
+		if (src->truncated)
+			kind = Z4_FILE_OPAQUE;
+		else if (src->size == SIZE_UNKNOWN)
+			rc = add_bytes(&segs, ck, src, pos, SIZE_UNKNOWN, 1, NULL);
+		else
+			rc = add_bytes(&segs, ck, src, pos, src->size - pos, 0, NULL);
 	} else {
 		const z4_id *pid = NULL;
-		if (pf.recipe.file_kind == Z4_FILE_OPAQUE)
-			pid = parent_tensor(&pf, "");
+		if (pf->recipe.file_kind == Z4_FILE_OPAQUE)
+			pid = parent_tensor(pf, "");
 		rc = add_bytes(&segs, ck, src, 0, src->size, 1, pid);
 	}
 	if (rc)
 		goto done;
-
-	if (EVP_DigestFinal_ex(ck->sha, digest, NULL) != 1) {
+	for (size_t i = 0; i < segs.n; i++)
+		size += segs.seg[i].len;
+	if (EVP_DigestFinal_ex(ck->sha, ptr->sha256, NULL) != 1) {
 		rc = z4_error_set(Z4_EIO, "sha256 failed");
 		goto done;
 	}
+	ptr->size = size;
 	recipe.file_kind = kind;
-	recipe.file_size = src->size;
+	recipe.file_size = size;
 	recipe.nseg = segs.n;
 	recipe.seg = segs.seg;
 	if ((rc = z4_recipe_encode(&rbuf, &recipe))) {
 		rc = z4_error_set(rc, "'%s': recipe: %s", path, z4_strerror(rc));
 		goto done;
 	}
-	rc = z4_chunkio_has(ck->io, Z4_DB_RECIPES, digest, Z4_SHA256_LEN);
+	rc = z4_chunkio_has(ck->io, Z4_DB_RECIPES, ptr->sha256, Z4_SHA256_LEN);
 	if (rc == 0)
-		rc = z4_chunkio_put_record(ck->io, Z4_DB_RECIPES, digest,
+		rc = z4_chunkio_put_record(ck->io, Z4_DB_RECIPES, ptr->sha256,
 					   Z4_SHA256_LEN, rbuf.ptr, rbuf.len);
 	else if (rc == 1)
 		rc = Z4_OK;
-	if (rc)
-		goto done;
-	memcpy(ptr.sha256, digest, Z4_SHA256_LEN);
-	ptr.size = src->size;
-	if ((rc = z4_pointer_format(&pbuf, &ptr)))
-		goto done;
-	if (git_blob_create_from_buffer(&blob, ck->repo->git, pbuf.ptr, pbuf.len) < 0) {
-		rc = z4_git_error("write pointer blob");
-		goto done;
-	}
-	rc = add_entry(ck, path, &blob, src->size, exec);
 done:
 	z4_free(head);
 	z4_st_dispose(&st);
 	seglist_dispose(&segs);
-	parent_file_dispose(&pf);
 	z4_buf_dispose(&rbuf);
-	z4_buf_dispose(&pbuf);
 	return rc;
+}
+
+static int add_source(z4vc_ckpt *ck, const char *path, source *src, int exec)
+{
+	parent_file pf;
+	z4_pointer ptr;
+	z4_buf pbuf;
+	git_oid blob;
+	int rc;
+
+	Z4_TRY(check_path(path));
+	if (!has_suffix(path, ".safetensors") && src->size <= Z4_BLOB_INLINE_MAX &&
+	    looks_text(src, ck->buf)) {
+		/* A small text file (config, tokenizer): a plain git blob. */
+		uint8_t *all = z4_malloc(src->size ? (size_t)src->size : 1);
+		if (!all)
+			return z4_error_set(Z4_ENOMEM, "out of memory");
+		rc = src_read(src, 0, all, (size_t)src->size);
+		if (rc == Z4_OK &&
+		    git_blob_create_from_buffer(&blob, ck->repo->git, all,
+						(size_t)src->size) < 0)
+			rc = z4_git_error("write blob");
+		z4_free(all);
+		if (rc)
+			return rc;
+		progress(ck, src->size, src->name);
+		return add_entry(ck, path, &blob, src->size, exec);
+	}
+	load_parent_file(&pf, ck, path, NULL);
+	rc = store_content(&ptr, ck, path, src, &pf);
+	parent_file_dispose(&pf);
+	if (rc)
+		return rc;
+	z4_buf_init(&pbuf, Z4_POINTER_MAX);
+	if ((rc = z4_pointer_format(&pbuf, &ptr)) == Z4_OK &&
+	    git_blob_create_from_buffer(&blob, ck->repo->git, pbuf.ptr, pbuf.len) < 0)
+		rc = z4_git_error("write pointer blob");
+	z4_buf_dispose(&pbuf);
+	if (rc)
+		return rc;
+	return add_entry(ck, path, &blob, ptr.size, exec);
 }
 
 int z4vc_ckpt_add_file(z4vc_ckpt *ck, const char *path, const char *fs_path)
@@ -809,12 +964,10 @@ static int find_step(git_oid *out, z4vc_repo *repo, const git_oid *tip,
 	return found;
 }
 
-int z4vc_ckpt_begin(z4vc_ckpt **out, z4vc_repo *repo,
-		    const z4vc_commit_opts *opts)
+/* The parts of a checkpoint every store operation needs. */
+static int ckpt_new(z4vc_ckpt **out, z4vc_repo *repo, const z4vc_commit_opts *opts)
 {
 	z4vc_ckpt *ck;
-	git_oid tip;
-	const char *run = opts && opts->run ? opts->run : Z4VC_DEFAULT_RUN;
 	int rc;
 
 	*out = NULL;
@@ -829,18 +982,37 @@ int z4vc_ckpt_begin(z4vc_ckpt **out, z4vc_repo *repo,
 	ck->progress_ud = opts ? opts->progress_ud : NULL;
 	ck->keyframe = opts && opts->keyframe_interval ? opts->keyframe_interval
 						       : keyframe_from_config(repo);
+	ck->buf = z4_malloc(Z4_DELTA_CHUNK_DEFAULT);
+	ck->sha = EVP_MD_CTX_new();
+	if (!ck->buf || !ck->sha) {
+		z4vc_ckpt_free(ck);
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	}
+	if ((rc = z4_chunkio_new(&ck->io, repo->store))) {
+		z4vc_ckpt_free(ck);
+		return rc;
+	}
+	*out = ck;
+	return Z4_OK;
+}
+
+int z4vc_ckpt_begin(z4vc_ckpt **out, z4vc_repo *repo,
+		    const z4vc_commit_opts *opts)
+{
+	z4vc_ckpt *ck;
+	git_oid tip;
+	const char *run = opts && opts->run ? opts->run : Z4VC_DEFAULT_RUN;
+	int rc;
+
+	Z4_TRY(ckpt_new(&ck, repo, opts));
 	if ((rc = z4_run_ref(ck->ref, sizeof(ck->ref), run)))
 		goto fail;
 	ck->run = z4_strdup(run);
 	ck->message = z4_strdup(opts && opts->message ? opts->message : "");
-	ck->buf = z4_malloc(Z4_DELTA_CHUNK_DEFAULT);
-	ck->sha = EVP_MD_CTX_new();
-	if (!ck->run || !ck->message || !ck->buf || !ck->sha) {
+	if (!ck->run || !ck->message) {
 		rc = z4_error_set(Z4_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((rc = z4_chunkio_new(&ck->io, repo->store)))
-		goto fail;
 	if (git_reference_name_to_id(&tip, repo->git, ck->ref) == 0) {
 		git_oid dup;
 		if (git_commit_lookup(&ck->parent, repo->git, &tip) < 0 ||
@@ -862,6 +1034,87 @@ int z4vc_ckpt_begin(z4vc_ckpt **out, z4vc_repo *repo,
 	return Z4_OK;
 fail:
 	z4vc_ckpt_free(ck);
+	return rc;
+}
+
+/* "sha256:<64 hex>" or 64 hex into 32 bytes. */
+static int parse_oid(uint8_t sha[Z4_SHA256_LEN], const char *oid)
+{
+	if (strncmp(oid, "sha256:", 7) == 0)
+		oid += 7;
+	if (strlen(oid) != 2 * Z4_SHA256_LEN || z4_unhex(sha, oid, Z4_SHA256_LEN))
+		return z4_error_set(Z4_EINVAL, "'%s': not a sha256 object id", oid);
+	return Z4_OK;
+}
+
+static void fill_pointer(z4vc_pointer *out, const z4_pointer *p)
+{
+	z4_buf b;
+	memcpy(out->oid, "sha256:", 7);
+	z4_hex(out->oid + 7, p->sha256, Z4_SHA256_LEN);
+	out->size = p->size;
+	z4_buf_init(&b, sizeof(out->text) - 1);
+	z4_pointer_format(&b, p);
+	memcpy(out->text, b.ptr, b.len);
+	out->text[b.len] = '\0';
+	out->text_len = b.len;
+	z4_buf_dispose(&b);
+}
+
+int z4vc_store_stream(z4vc_pointer *out, z4vc_repo *repo, const char *path,
+		      z4vc_read_fn read, void *ud, const z4vc_store_opts *opts)
+{
+	z4vc_commit_opts co = {.step = Z4VC_NO_STEP};
+	source src = {.fd = -1, .read = read, .read_ud = ud, .size = SIZE_UNKNOWN,
+		      .name = path};
+	uint8_t base[Z4_SHA256_LEN];
+	z4vc_ckpt *ck;
+	parent_file pf;
+	z4_pointer ptr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (opts) {
+		co.keyframe_interval = opts->keyframe_interval;
+		co.allow_opaque = opts->allow_opaque;
+	}
+	Z4_TRY(ckpt_new(&ck, repo, &co));
+	z4_buf_init(&src.head, (size_t)Z4_ST_HEADER_MAX + 8);
+	src.tolerant = co.allow_opaque;
+	load_parent_file(&pf, ck, path,
+			 opts && opts->base_oid && parse_oid(base, opts->base_oid) == Z4_OK
+				 ? base : NULL);
+	z4_error_clear();
+	rc = store_content(&ptr, ck, path, &src, &pf);
+	if (rc == Z4_OK)
+		rc = z4_chunkio_flush(ck->io);
+	if (rc == Z4_OK)
+		fill_pointer(out, &ptr);
+	parent_file_dispose(&pf);
+	z4_buf_dispose(&src.head);
+	z4vc_ckpt_free(ck);
+	return rc;
+}
+
+int z4vc_pointer_parse(z4vc_pointer *out, const void *text, size_t len)
+{
+	z4_pointer p;
+	memset(out, 0, sizeof(*out));
+	if (z4_pointer_parse(&p, text, len) != Z4_OK)
+		return z4_error_set(Z4_EINVAL, "not a valid Git LFS pointer");
+	fill_pointer(out, &p);
+	return Z4_OK;
+}
+
+int z4vc_has_file(z4vc_repo *repo, const char *oid)
+{
+	uint8_t sha[Z4_SHA256_LEN];
+	z4_chunkio *io;
+	int rc;
+	Z4_TRY(parse_oid(sha, oid));
+	Z4_TRY(z4_chunkio_new(&io, repo->store));
+	rc = z4_chunkio_has(io, Z4_DB_RECIPES, sha, Z4_SHA256_LEN);
+	z4_chunkio_free(io);
 	return rc;
 }
 
@@ -914,6 +1167,7 @@ int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 	if ((rc = z4_chunkio_flush(ck->io)))
 		goto done;
 	z4_chunkio_end_txn(ck->io);
+	z4_crash_point("commit-git");
 	/* 2. git objects */
 	if ((rc = build_tree(&tree_id, ck)) || (rc = signature(&sig, ck->repo->git)))
 		goto done;
@@ -938,6 +1192,7 @@ int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 	 * makes us re-parent on its result and try again. */
 	parent = ck->parent;
 	ck->parent = NULL;
+	z4_crash_point("commit-ref");
 	for (attempt = 0; attempt < 16; attempt++) {
 		const git_commit *parents[1] = {parent};
 		git_reference *ref = NULL;
@@ -976,6 +1231,7 @@ int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 		rc = z4_error_set(Z4_ELOCKED, "%s: too many concurrent updates", ck->ref);
 		goto done;
 	}
+	z4_crash_point("commit-done");
 	ck->finished = 1;
 	if (commit_hex)
 		git_oid_tostr(commit_hex, 41, &commit_id);

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -109,6 +110,55 @@ int z4vc_ckpt_add_tensors(z4vc_ckpt *ck, const char *path,
  */
 int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41]);
 void z4vc_ckpt_free(z4vc_ckpt *ck); /* abandons an unfinished checkpoint */
+
+/* ---- single files (the Git LFS filter, imports, transfers) ---- */
+
+/* Reads up to len bytes into buf: the count, 0 at the end, -1 on error
+ * (set a reason with z4vc's error or errno). */
+typedef ssize_t (*z4vc_read_fn)(void *ud, void *buf, size_t len);
+/* Writes len bytes: 0, or a negative Z4_E* code to stop. */
+typedef int (*z4vc_write_fn)(void *ud, const void *buf, size_t len);
+
+typedef struct {
+	/* The previous version of the same file ("sha256:<hex>" or 64 hex),
+	 * to delta-encode against; NULL or unknown: none. */
+	const char *base_oid;
+	int allow_opaque;        /* malformed *.safetensors stored as bytes */
+	unsigned keyframe_interval; /* 0: git config or default */
+} z4vc_store_opts;
+
+/* A Git LFS v1 pointer: what z4vc_store_* produce. */
+typedef struct {
+	char oid[72];            /* "sha256:" + 64 lowercase hex */
+	uint64_t size;
+	char text[200];          /* the pointer file, exactly as git-lfs writes it */
+	size_t text_len;
+} z4vc_pointer;
+
+/*
+ * Store one file read once, in order, from `read` (a pipe works: memory
+ * stays a few chunks whatever the size) and fill *out with its pointer.
+ * `path` names the file (*.safetensors is parsed and stored per tensor).
+ * Objects are durable when this returns; no git object is written.
+ */
+int z4vc_store_stream(z4vc_pointer *out, z4vc_repo *repo, const char *path,
+		      z4vc_read_fn read, void *ud, const z4vc_store_opts *opts);
+
+/* Parse pointer text strictly (Git LFS v1 spec; ext- keys tolerated).
+ * Z4_EINVAL (with a reason) if it is not a valid pointer. */
+int z4vc_pointer_parse(z4vc_pointer *out, const void *text, size_t len);
+
+/* 1 if the store holds the file with this oid, 0 if not, or an error. */
+int z4vc_has_file(z4vc_repo *repo, const char *oid);
+
+/*
+ * Rebuild the file `oid` (size `size`) through `write`, streaming. The
+ * SHA-256 is checked at the end: Z4_ECORRUPT then means the bytes already
+ * written are wrong, so callers that must not expose a bad file write to a
+ * temporary first (z4vc_checkout does). Z4_ENOTFOUND if not in the store.
+ */
+int z4vc_cat_file(z4vc_repo *repo, const char *oid, uint64_t size,
+		  z4vc_write_fn write, void *ud);
 
 /*
  * Resolve a checkpoint to a commit id: by `rev` (any git revision, e.g. a
