@@ -306,6 +306,23 @@ done:
 	return rc;
 }
 
+/* Re-enter the file's directory (as safely as when it was written) so only
+ * one descriptor per file is open at a time, however large the tree. */
+static int reopen_dir(int rootfd, job *j)
+{
+	if (j->dirfd >= 0)
+		return Z4_OK;
+	j->dirfd = open_parent_dir(rootfd, j->path);
+	return j->dirfd < 0 ? j->dirfd : Z4_OK;
+}
+
+static void close_dir(job *j)
+{
+	if (j->dirfd >= 0)
+		close(j->dirfd);
+	j->dirfd = -1;
+}
+
 static int mkdir_p(const char *dir)
 {
 	char tmp[4096];
@@ -387,25 +404,29 @@ int z4vc_checkout(z4vc_repo *repo, const char *commit_hex, const char *out_dir,
 	}
 	if ((rc = z4_chunkio_new(&c.io, repo->store)))
 		goto done;
-	for (size_t i = 0; i < c.njobs && rc == Z4_OK; i++)
+	for (size_t i = 0; i < c.njobs && rc == Z4_OK; i++) {
 		rc = run_job(&c, rootfd, &c.jobs[i], (unsigned)i);
+		close_dir(&c.jobs[i]);
+	}
 	/* All complete: move them into place. */
 	for (size_t i = 0; i < c.njobs && rc == Z4_OK; i++) {
 		job *j = &c.jobs[i];
+		if ((rc = reopen_dir(rootfd, j)))
+			break;
 		if (renameat(j->dirfd, j->tmp, j->dirfd, j->base) != 0)
 			rc = z4_error_set(Z4_EIO, "rename into '%s': %s", j->path,
 					  strerror(errno));
 		else
 			j->tmp[0] = '\0';
+		close_dir(j);
 	}
 	if (rc == Z4_OK && fsync(rootfd) != 0 && errno != EINVAL)
 		rc = z4_error_set(Z4_EIO, "fsync '%s': %s", out_dir, strerror(errno));
 done:
 	for (size_t i = 0; i < c.njobs; i++) {
-		if (c.jobs[i].tmp[0])
+		if (c.jobs[i].tmp[0] && rootfd >= 0 && reopen_dir(rootfd, &c.jobs[i]) == Z4_OK)
 			unlinkat(c.jobs[i].dirfd, c.jobs[i].tmp, 0);
-		if (c.jobs[i].dirfd >= 0)
-			close(c.jobs[i].dirfd);
+		close_dir(&c.jobs[i]);
 		z4_free(c.jobs[i].path);
 	}
 	z4_free(c.jobs);
