@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 static const char *run, *out, *file;
-static int64_t step = Z4VC_NO_STEP;
+static int64_t step = Z4VC_NO_STEP, jobs;
 
 const cli_cmd cli_cmd_checkout = {
 	.name = "checkout",
@@ -20,6 +20,7 @@ const cli_cmd cli_cmd_checkout = {
 		{"step", 's', OPT_INT, &step, "N", "the checkpoint of this training step"},
 		{"run", 'r', OPT_STR, &run, "NAME", "run name (default: " Z4VC_DEFAULT_RUN ")"},
 		{"file", 'f', OPT_STR, &file, "PATH", "only this file of the checkpoint"},
+		{"jobs", 'j', OPT_INT, &jobs, "N", "decoder threads (default: one per core)"},
 		{0},
 	},
 };
@@ -45,7 +46,10 @@ int cmd_checkout(int argc, char **argv)
 		snprintf(what, sizeof(what), "checkout 'step %lld'", (long long)step);
 	else
 		snprintf(what, sizeof(what), "checkout 'ckpt/%s'", run ? run : Z4VC_DEFAULT_RUN);
+	if (jobs < 0 || jobs > 256)
+		cli_usage_error(&cli_cmd_checkout, "--jobs must be 0..256");
 	cli_progress_init(&prog, "checkout");
+	o.threads = (unsigned)jobs;
 	o.progress = cli_progress_cb;
 	o.progress_ud = &prog;
 	if (file) {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const char *run, *message;
-static int64_t step = Z4VC_NO_STEP, keyframe;
+static int64_t step = Z4VC_NO_STEP, keyframe, jobs;
 static int allow_opaque, json;
 
 const cli_cmd cli_cmd_commit = {
@@ -26,6 +26,8 @@ const cli_cmd cli_cmd_commit = {
 		{"message", 'm', OPT_STR, &message, "MSG", "commit message"},
 		{"keyframe", 'k', OPT_INT, &keyframe, "K",
 		 "keyframe every K versions (default: git config z4vc.keyframeInterval or 8)"},
+		{"jobs", 'j', OPT_INT, &jobs, "N",
+		 "encoder threads (default: one per core; output is the same)"},
 		{"allow-opaque", 0, OPT_FLAG, &allow_opaque, NULL,
 		 "store malformed safetensors files as plain bytes"},
 		{"json", 0, OPT_FLAG, &json, NULL, "print the result as JSON"},
@@ -55,6 +57,8 @@ int cmd_commit(int argc, char **argv)
 	if (n != 1)
 		cli_usage_error(&cli_cmd_commit, n ? "one directory expected"
 						   : "missing checkpoint directory");
+	if (jobs < 0 || jobs > 256)
+		cli_usage_error(&cli_cmd_commit, "--jobs must be 0..256");
 	if (keyframe < 0 || keyframe > 1024)
 		cli_usage_error(&cli_cmd_commit, "--keyframe must be 1..1024");
 	if (step != Z4VC_NO_STEP && step < 0)
@@ -70,6 +74,7 @@ int cmd_commit(int argc, char **argv)
 	o.message = message;
 	o.keyframe_interval = (unsigned)keyframe;
 	o.allow_opaque = allow_opaque;
+	o.threads = (unsigned)jobs;
 	o.progress = cli_progress_cb;
 	o.progress_ud = &prog;
 	if (cli_open_repo(&repo) || z4vc_ckpt_begin(&ck, repo, &o) ||

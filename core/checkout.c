@@ -10,6 +10,7 @@
  */
 #include "repo_internal.h"
 
+#include "pool.h"
 #include "z4_alloc.h"
 
 #include <errno.h>
@@ -36,9 +37,57 @@ typedef struct {
 	size_t njobs, cap;
 	uint64_t done, total;
 	z4_chunkio *io;
-	uint8_t *buf;
-	size_t buf_cap;
+	z4_pool *pool; /* decodes chunks on worker threads, in order */
+	size_t depth;
 } co;
+
+/* A chunk to decode on a worker (each has its own reader). */
+typedef struct {
+	z4_id id;
+	size_t len;
+	uint8_t *buf;
+	size_t cap;
+} dec_job;
+
+static void *dec_new(void *ud)
+{
+	z4_chunkio *io;
+	return z4_chunkio_new(&io, ud) == Z4_OK ? io : NULL;
+}
+
+static void dec_free(void *state) { z4_chunkio_free(state); }
+
+static int dec_run(void *state, void *arg)
+{
+	dec_job *j = arg;
+	if (j->cap < j->len) {
+		uint8_t *p = z4_malloc(j->len);
+		if (!p)
+			return z4_error_set(Z4_ENOMEM, "out of memory");
+		z4_free(j->buf);
+		j->buf = p;
+		j->cap = j->len;
+	}
+	return z4_chunkio_read(state, &j->id, j->buf, j->len);
+}
+
+static void dec_job_free(void *arg) { z4_free(((dec_job *)arg)->buf); }
+
+static int co_start(co *c, unsigned threads)
+{
+	z4_pool_ops ops = {dec_new, dec_free, dec_run, c->repo->store};
+	unsigned n = threads ? threads : z4_pool_default_threads();
+	Z4_TRY(z4_chunkio_new(&c->io, c->repo->store));
+	c->depth = n > 1 ? 2 * (size_t)n : 1;
+	return z4_pool_new(&c->pool, n > 1 ? n : 0, c->depth, sizeof(dec_job), &ops,
+			   dec_job_free);
+}
+
+static void co_stop(co *c)
+{
+	z4_pool_free(c->pool);
+	z4_chunkio_free(c->io);
+}
 
 static int valid_name(const char *n)
 {
@@ -220,30 +269,32 @@ static int rebuild(co *c, z4vc_write_fn out, void *out_ud, const z4_pointer *ptr
 		}
 		if ((rc = z4_load_tensor(&t, c->io, &s->tensor)))
 			break;
-		if (t.nbytes != s->len) {
+		if (t.nbytes != s->len)
 			rc = z4_error_set(Z4_ECORRUPT, "tensor '%s': size differs from recipe",
 					  s->name);
-		} else if (t.chunk_size > c->buf_cap) {
-			uint8_t *nb = z4_malloc((size_t)t.chunk_size);
-			if (!nb) {
-				rc = z4_error_set(Z4_ENOMEM, "out of memory");
-			} else {
-				z4_free(c->buf);
-				c->buf = nb;
-				c->buf_cap = (size_t)t.chunk_size;
+		/* keep the pool busy; consume strictly in order */
+		for (size_t next = 0, k = 0; k < t.nchunks && rc == Z4_OK; k++) {
+			dec_job *j;
+			while (next < t.nchunks && z4_pool_inflight(c->pool) < c->depth) {
+				uint64_t off = (uint64_t)next * t.chunk_size;
+				j = z4_pool_slot(c->pool);
+				j->id = t.chunks[next];
+				j->len = (size_t)(t.nbytes - off < t.chunk_size ? t.nbytes - off
+										: t.chunk_size);
+				z4_pool_submit(c->pool);
+				next++;
+			}
+			rc = z4_pool_retire(c->pool, (void **)&j);
+			if (rc == Z4_OK) {
+				EVP_DigestUpdate(sha, j->buf, j->len);
+				rc = out(out_ud, j->buf, j->len);
+				written += j->len;
+				report(c, j->len, path);
 			}
 		}
-		for (size_t k = 0; k < t.nchunks && rc == Z4_OK; k++) {
-			uint64_t off = (uint64_t)k * t.chunk_size;
-			size_t len = (size_t)(t.nbytes - off < t.chunk_size ? t.nbytes - off
-									 : t.chunk_size);
-			rc = z4_chunkio_read(c->io, &t.chunks[k], c->buf, len);
-			if (rc == Z4_OK) {
-				EVP_DigestUpdate(sha, c->buf, len);
-				rc = out(out_ud, c->buf, len);
-				written += len;
-				report(c, len, path);
-			}
+		while (z4_pool_inflight(c->pool)) { /* after an error */
+			void *j;
+			z4_pool_retire(c->pool, &j);
 		}
 		if (rc && z4_error_last_code() != Z4_EFULL)
 			z4_error_wrap(rc, "tensor '%s'", s->name);
@@ -402,7 +453,7 @@ int z4vc_checkout(z4vc_repo *repo, const char *commit_hex, const char *out_dir,
 		rc = z4_error_set(Z4_EIO, "'%s': %s", out_dir, strerror(errno));
 		goto done;
 	}
-	if ((rc = z4_chunkio_new(&c.io, repo->store)))
+	if ((rc = co_start(&c, opts ? opts->threads : 0)))
 		goto done;
 	for (size_t i = 0; i < c.njobs && rc == Z4_OK; i++) {
 		rc = run_job(&c, rootfd, &c.jobs[i], (unsigned)i);
@@ -430,8 +481,7 @@ done:
 		z4_free(c.jobs[i].path);
 	}
 	z4_free(c.jobs);
-	z4_free(c.buf);
-	z4_chunkio_free(c.io);
+	co_stop(&c);
 	if (rootfd >= 0)
 		close(rootfd);
 	git_tree_free(tree);
@@ -452,9 +502,8 @@ int z4vc_cat_file(z4vc_repo *repo, const char *oid, uint64_t size,
 	if (strlen(oid) != 2 * Z4_SHA256_LEN || z4_unhex(ptr.sha256, oid, Z4_SHA256_LEN))
 		return z4_error_set(Z4_EINVAL, "'%s': not a sha256 object id", oid);
 	ptr.size = size;
-	Z4_TRY(z4_chunkio_new(&c.io, repo->store));
-	rc = rebuild(&c, write, ud, &ptr, oid);
-	z4_free(c.buf);
-	z4_chunkio_free(c.io);
+	if ((rc = co_start(&c, 0)) == Z4_OK)
+		rc = rebuild(&c, write, ud, &ptr, oid);
+	co_stop(&c);
 	return rc;
 }

@@ -265,6 +265,7 @@ int z4_chunkio_flush(z4_chunkio *io)
 		items[i].val = io->q[i].val;
 		items[i].vlen = io->q[i].vlen;
 	}
+	z4_crash_point("chunk-flush");
 	rc = z4_objects_put_batch(io->store, items, io->qlen);
 	z4_free(items);
 	if (rc == Z4_OK)
@@ -272,27 +273,28 @@ int z4_chunkio_flush(z4_chunkio *io)
 	return rc;
 }
 
-int z4_chunkio_put_chunk(size_t *stored_len, z4_chunkio *io,
-			 const uint8_t *data, size_t len, unsigned elem_size,
-			 const z4_id *id, const z4_id *base_id,
-			 unsigned keyframe_interval)
+int z4_chunkio_want(z4_chunkio *io, const z4_id *id)
+{
+	int rc;
+	if (z4_idset_has(&io->queued, id))
+		return 0;
+	rc = z4_chunkio_has(io, Z4_DB_CHUNKS, id->b, Z4_ID_LEN);
+	if (rc != 0)
+		return rc < 0 ? rc : 0; /* identical chunk already stored */
+	if (z4_idset_add(&io->queued, id) < 0)
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	return 1;
+}
+
+int z4_chunkio_encode(const uint8_t **enc, size_t *enc_len, z4_chunkio *io,
+		      const uint8_t *data, size_t len, unsigned elem_size,
+		      const z4_id *base_id, unsigned keyframe_interval)
 {
 	z4_delta_params par = {.elem_size = elem_size};
 	z4_delta_info base_info;
-	size_t enc_len;
 	int rc;
 
-	*stored_len = 0;
-	if (z4_idset_has(&io->queued, id))
-		return Z4_OK;
-	rc = z4_chunkio_has(io, Z4_DB_CHUNKS, id->b, Z4_ID_LEN);
-	if (rc < 0)
-		return rc;
-	if (rc == 1)
-		return Z4_OK; /* identical chunk already stored */
-
-	if (base_id && !z4_idset_has(&io->queued, base_id) &&
-	    z4_chunkio_info(&base_info, NULL, io, base_id) == Z4_OK &&
+	if (base_id && z4_chunkio_info(&base_info, NULL, io, base_id) == Z4_OK &&
 	    base_info.decoded_len == len && base_info.elem_size == elem_size &&
 	    base_info.depth + 1 < keyframe_interval) {
 		Z4_TRY(ensure(&io->base, &io->base_cap, len));
@@ -303,20 +305,46 @@ int z4_chunkio_put_chunk(size_t *stored_len, z4_chunkio *io,
 			par.base_id = base_id;
 			par.base_depth = base_info.depth;
 		}
-		z4_error_clear();
 	}
+	z4_error_clear();
+	/* Bases come from committed checkpoints: no need to keep a snapshot
+	 * open between chunks (a writer may need to grow the map). */
+	z4_chunkio_end_txn(io);
 	Z4_TRY(ensure(&io->enc, &io->enc_cap, z4_delta_bound(len, elem_size)));
-	rc = z4_delta_encode(&enc_len, NULL, io->enc, io->enc_cap, io->ctx, data,
-			     len, &par);
+	rc = z4_delta_encode(enc_len, NULL, io->enc, io->enc_cap, io->ctx, data, len,
+			     &par);
 	if (rc)
 		return z4_error_set(rc, "encode chunk: %s", z4_strerror(rc));
-	Z4_TRY(enqueue(io, Z4_DB_CHUNKS, id->b, Z4_ID_LEN, io->enc, enc_len, NULL));
-	if (z4_idset_add(&io->queued, id) < 0)
-		return z4_error_set(Z4_ENOMEM, "out of memory");
-	*stored_len = enc_len;
+	*enc = io->enc;
+	return Z4_OK;
+}
+
+int z4_chunkio_put_encoded(z4_chunkio *io, const z4_id *id, const uint8_t *enc,
+			   size_t enc_len)
+{
+	Z4_TRY(enqueue(io, Z4_DB_CHUNKS, id->b, Z4_ID_LEN, enc, enc_len, NULL));
 	if (io->qbytes >= FLUSH_BYTES)
 		return z4_chunkio_flush(io);
 	return Z4_OK;
+}
+
+int z4_chunkio_put_chunk(size_t *stored_len, z4_chunkio *io,
+			 const uint8_t *data, size_t len, unsigned elem_size,
+			 const z4_id *id, const z4_id *base_id,
+			 unsigned keyframe_interval)
+{
+	const uint8_t *enc;
+	size_t enc_len;
+	int rc;
+
+	*stored_len = 0;
+	rc = z4_chunkio_want(io, id);
+	if (rc <= 0)
+		return rc;
+	Z4_TRY(z4_chunkio_encode(&enc, &enc_len, io, data, len, elem_size, base_id,
+				 keyframe_interval));
+	*stored_len = enc_len;
+	return z4_chunkio_put_encoded(io, id, enc, enc_len);
 }
 
 int z4_chunkio_put_record(z4_chunkio *io, z4_db db, const void *key,

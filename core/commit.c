@@ -11,6 +11,7 @@
  */
 #include "repo_internal.h"
 
+#include "pool.h"
 #include "z4_alloc.h"
 #include "z4_le.h"
 
@@ -73,6 +74,8 @@ struct z4vc_ckpt {
 	z4_chunkio *io;
 	EVP_MD_CTX *sha;
 	uint8_t *buf; /* one chunk */
+	z4_pool *pool; /* encodes chunks on worker threads, retired in order */
+	size_t depth;
 	entry *entries;
 	size_t nentries, entries_cap;
 	int finished;
@@ -267,6 +270,116 @@ static const z4_id *parent_tensor(const parent_file *pf, const char *name)
 }
 
 /*
+ * Work for the pool. Chunks are encoded by workers (each with its own codec
+ * context and store snapshot for reading delta bases); records ride the
+ * same queue, so retiring in submission order queues every chunk before the
+ * tensor record naming it, and every tensor before its recipe.
+ */
+enum { JOB_CHUNK = 1, JOB_RECORD = 2 };
+
+typedef struct {
+	int kind;
+	uint8_t *data; /* CHUNK: the bytes (slot-owned, reused) */
+	size_t data_cap, len;
+	unsigned elem, keyframe;
+	z4_id id, base;
+	int has_base;
+	uint8_t *enc; /* CHUNK result */
+	size_t enc_cap, enc_len;
+	z4_db db; /* RECORD */
+	uint8_t key[Z4_SHA256_LEN];
+	size_t klen;
+	uint8_t *val;
+	size_t vlen;
+} job;
+
+static void *worker_new(void *ud)
+{
+	z4_chunkio *io;
+	return z4_chunkio_new(&io, ud) == Z4_OK ? io : NULL;
+}
+
+static void worker_free(void *state) { z4_chunkio_free(state); }
+
+static int worker_run(void *state, void *arg)
+{
+	job *j = arg;
+	const uint8_t *enc;
+	size_t n;
+	if (j->kind != JOB_CHUNK)
+		return Z4_OK;
+	Z4_TRY(z4_chunkio_encode(&enc, &n, state, j->data, j->len, j->elem,
+				 j->has_base ? &j->base : NULL, j->keyframe));
+	if (n > j->enc_cap) {
+		uint8_t *p = z4_malloc(n);
+		if (!p)
+			return z4_error_set(Z4_ENOMEM, "out of memory");
+		z4_free(j->enc);
+		j->enc = p;
+		j->enc_cap = n;
+	}
+	memcpy(j->enc, enc, n);
+	j->enc_len = n;
+	return Z4_OK;
+}
+
+static void job_free(void *arg)
+{
+	job *j = arg;
+	z4_free(j->data);
+	z4_free(j->enc);
+	z4_free(j->val);
+}
+
+static int job_retire(z4vc_ckpt *ck)
+{
+	job *j = NULL;
+	int rc = z4_pool_retire(ck->pool, (void **)&j);
+	if (rc == Z4_OK && j->kind == JOB_CHUNK)
+		rc = z4_chunkio_put_encoded(ck->io, &j->id, j->enc, j->enc_len);
+	else if (rc == Z4_OK)
+		rc = z4_chunkio_put_record(ck->io, j->db, j->key, j->klen, j->val, j->vlen);
+	if (j && j->kind == JOB_RECORD) {
+		z4_free(j->val);
+		j->val = NULL;
+	}
+	return rc;
+}
+
+/* A free slot (retiring the oldest job when all are busy). */
+static int job_slot(job **out, z4vc_ckpt *ck)
+{
+	while (z4_pool_inflight(ck->pool) >= ck->depth)
+		Z4_TRY(job_retire(ck));
+	*out = z4_pool_slot(ck->pool);
+	return Z4_OK;
+}
+
+static int jobs_drain(z4vc_ckpt *ck)
+{
+	while (z4_pool_inflight(ck->pool))
+		Z4_TRY(job_retire(ck));
+	return Z4_OK;
+}
+
+static int submit_record(z4vc_ckpt *ck, z4_db db, const void *key, size_t klen,
+			 const void *val, size_t vlen)
+{
+	job *j;
+	Z4_TRY(job_slot(&j, ck));
+	j->kind = JOB_RECORD;
+	j->db = db;
+	memcpy(j->key, key, klen);
+	j->klen = klen;
+	if (!(j->val = z4_malloc(vlen ? vlen : 1)))
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	memcpy(j->val, val, vlen);
+	j->vlen = vlen;
+	z4_pool_submit(ck->pool);
+	return Z4_OK;
+}
+
+/*
  * Store bytes [off, off+len) of src as a tensor (len SIZE_UNKNOWN: up to
  * the end of a stream, as opaque bytes): chunk, hash, encode against the
  * parent's tensor of the same name and layout, queue the record. *out gets
@@ -309,12 +422,24 @@ static int store_tensor(z4_id *out, uint64_t *out_len, z4vc_ckpt *ck,
 	for (size_t i = 0;; i++) {
 		uint64_t left = len == SIZE_UNKNOWN ? rec.chunk_size : len - rec.nbytes;
 		size_t want = (size_t)(left < rec.chunk_size ? left : rec.chunk_size);
-		size_t clen, stored;
+		size_t clen;
+		job *j;
 		if (want == 0)
 			break;
+		if ((rc = job_slot(&j, ck)))
+			goto done;
+		if (j->data_cap < rec.chunk_size) {
+			z4_free(j->data);
+			j->data_cap = 0;
+			if (!(j->data = z4_malloc((size_t)rec.chunk_size))) {
+				rc = z4_error_set(Z4_ENOMEM, "out of memory");
+				goto done;
+			}
+			j->data_cap = (size_t)rec.chunk_size;
+		}
 		if ((rc = len == SIZE_UNKNOWN || src->tolerant
-				  ? src_read_some(src, off + rec.nbytes, ck->buf, want, &clen)
-				  : (clen = want, src_read(src, off + rec.nbytes, ck->buf, want))))
+				  ? src_read_some(src, off + rec.nbytes, j->data, want, &clen)
+				  : (clen = want, src_read(src, off + rec.nbytes, j->data, want))))
 			goto done;
 		if (clen < want && len != SIZE_UNKNOWN) {
 			/* a tolerant stream ended inside the tensor: keep the
@@ -335,17 +460,23 @@ static int store_tensor(z4_id *out, uint64_t *out_len, z4vc_ckpt *ck,
 			rec.chunks = nc;
 			cap *= 2;
 		}
-		if ((rc = sha_update(ck, ck->buf, clen)))
+		if ((rc = sha_update(ck, j->data, clen)))
 			goto done;
-		z4_delta_id(&rec.chunks[i], ck->buf, clen);
-		rc = z4_chunkio_put_chunk(&stored, ck->io, ck->buf, clen,
-					  clen % rec.elem_size ? 1 : rec.elem_size,
-					  &rec.chunks[i],
-					  have_parent && i < prec.nchunks ? &prec.chunks[i]
-									  : NULL,
-					  ck->keyframe);
-		if (rc)
+		z4_delta_id(&rec.chunks[i], j->data, clen);
+		if ((rc = z4_chunkio_want(ck->io, &rec.chunks[i])) < 0)
 			goto done;
+		if (rc == 1) { /* new: encode it on a worker */
+			j->kind = JOB_CHUNK;
+			j->len = clen;
+			j->elem = clen % rec.elem_size ? 1 : rec.elem_size;
+			j->id = rec.chunks[i];
+			j->has_base = have_parent && i < prec.nchunks;
+			if (j->has_base)
+				j->base = prec.chunks[i];
+			j->keyframe = ck->keyframe;
+			z4_pool_submit(ck->pool);
+		}
+		rc = Z4_OK;
 		rec.nchunks = i + 1;
 		rec.nbytes += clen;
 		progress(ck, clen, src->name);
@@ -358,8 +489,8 @@ static int store_tensor(z4_id *out, uint64_t *out_len, z4vc_ckpt *ck,
 		z4_delta_id(out, enc.ptr, enc.len);
 		rc = z4_chunkio_has(ck->io, Z4_DB_TENSORS, out->b, Z4_ID_LEN);
 		if (rc == 0)
-			rc = z4_chunkio_put_record(ck->io, Z4_DB_TENSORS, out->b,
-						   Z4_ID_LEN, enc.ptr, enc.len);
+			rc = submit_record(ck, Z4_DB_TENSORS, out->b, Z4_ID_LEN, enc.ptr,
+					   enc.len);
 		else if (rc == 1)
 			rc = Z4_OK;
 	} else {
@@ -656,8 +787,8 @@ static int store_content(z4_pointer *ptr, z4vc_ckpt *ck, const char *path,
 	}
 	rc = z4_chunkio_has(ck->io, Z4_DB_RECIPES, ptr->sha256, Z4_SHA256_LEN);
 	if (rc == 0)
-		rc = z4_chunkio_put_record(ck->io, Z4_DB_RECIPES, ptr->sha256,
-					   Z4_SHA256_LEN, rbuf.ptr, rbuf.len);
+		rc = submit_record(ck, Z4_DB_RECIPES, ptr->sha256, Z4_SHA256_LEN,
+				   rbuf.ptr, rbuf.len);
 	else if (rc == 1)
 		rc = Z4_OK;
 done:
@@ -992,6 +1123,18 @@ static int ckpt_new(z4vc_ckpt **out, z4vc_repo *repo, const z4vc_commit_opts *op
 		z4vc_ckpt_free(ck);
 		return rc;
 	}
+	{
+		unsigned n = opts && opts->threads ? opts->threads
+						   : z4_pool_default_threads();
+		z4_pool_ops ops = {worker_new, worker_free, worker_run, repo->store};
+		/* one thread: encode inline; more: workers + the reader */
+		ck->depth = n > 1 ? 2 * (size_t)n : 1;
+		if ((rc = z4_pool_new(&ck->pool, n > 1 ? n : 0, ck->depth, sizeof(job),
+				      &ops, job_free))) {
+			z4vc_ckpt_free(ck);
+			return rc;
+		}
+	}
 	*out = ck;
 	return Z4_OK;
 }
@@ -1077,6 +1220,7 @@ int z4vc_store_stream(z4vc_pointer *out, z4vc_repo *repo, const char *path,
 	if (opts) {
 		co.keyframe_interval = opts->keyframe_interval;
 		co.allow_opaque = opts->allow_opaque;
+		co.threads = opts->threads;
 	}
 	Z4_TRY(ckpt_new(&ck, repo, &co));
 	z4_buf_init(&src.head, (size_t)Z4_ST_HEADER_MAX + 8);
@@ -1086,6 +1230,8 @@ int z4vc_store_stream(z4vc_pointer *out, z4vc_repo *repo, const char *path,
 				 ? base : NULL);
 	z4_error_clear();
 	rc = store_content(&ptr, ck, path, &src, &pf);
+	if (rc == Z4_OK)
+		rc = jobs_drain(ck);
 	if (rc == Z4_OK)
 		rc = z4_chunkio_flush(ck->io);
 	if (rc == Z4_OK)
@@ -1158,13 +1304,13 @@ int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 	git_signature *sig = NULL;
 	git_commit *parent = NULL;
 	z4_buf msg;
-	int rc, attempt;
+	int rc, attempt, grc = 0;
 
 	z4_buf_init(&msg, 1u << 20);
 	if (ck->finished)
 		return z4_error_set(Z4_EINVAL, "checkpoint already finished");
 	/* 1. every object durable in the store */
-	if ((rc = z4_chunkio_flush(ck->io)))
+	if ((rc = jobs_drain(ck)) || (rc = z4_chunkio_flush(ck->io)))
 		goto done;
 	z4_chunkio_end_txn(ck->io);
 	z4_crash_point("commit-git");
@@ -1196,7 +1342,6 @@ int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 	for (attempt = 0; attempt < 16; attempt++) {
 		const git_commit *parents[1] = {parent};
 		git_reference *ref = NULL;
-		int grc;
 		if (git_commit_create(&commit_id, ck->repo->git, NULL, sig, sig, NULL,
 				      (const char *)msg.ptr, tree, parent ? 1 : 0,
 				      parents) < 0) {
@@ -1227,6 +1372,15 @@ int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 		}
 		usleep(1000u << (attempt < 8 ? attempt : 8));
 	}
+	if (attempt == 16 && grc == GIT_ELOCKED) {
+		/* As with git, a process killed while updating the ref leaves
+		 * its lock file; only a person can tell it is stale. */
+		rc = z4_error_set(Z4_ELOCKED,
+				  "%s: locked by '%s%s.lock' (if no git or z4vc "
+				  "process is running, a killed one left it: remove it)",
+				  ck->ref, git_repository_commondir(ck->repo->git), ck->ref);
+		goto done;
+	}
 	if (attempt == 16) {
 		rc = z4_error_set(Z4_ELOCKED, "%s: too many concurrent updates", ck->ref);
 		goto done;
@@ -1247,6 +1401,7 @@ void z4vc_ckpt_free(z4vc_ckpt *ck)
 {
 	if (!ck)
 		return;
+	z4_pool_free(ck->pool); /* before io: workers may still run */
 	z4_chunkio_free(ck->io);
 	git_commit_free(ck->parent);
 	git_tree_free(ck->parent_tree);

@@ -117,6 +117,17 @@ int z4_chunkio_put_chunk(size_t *stored_len, z4_chunkio *io,
 			 const uint8_t *data, size_t len, unsigned elem_size,
 			 const z4_id *id, const z4_id *base_id,
 			 unsigned keyframe_interval);
+/* The three steps of put_chunk, for running the encoding elsewhere:
+ * want: 1 if the chunk is neither stored nor queued (and marks it queued),
+ * 0 if it is, or an error; encode: decode the base (own snapshot, ended
+ * after) and encode into io's buffer (*enc valid until the next encode);
+ * put_encoded: queue the bytes (copied). */
+int z4_chunkio_want(z4_chunkio *io, const z4_id *id);
+int z4_chunkio_encode(const uint8_t **enc, size_t *enc_len, z4_chunkio *io,
+		      const uint8_t *data, size_t len, unsigned elem_size,
+		      const z4_id *base_id, unsigned keyframe_interval);
+int z4_chunkio_put_encoded(z4_chunkio *io, const z4_id *id, const uint8_t *enc,
+			   size_t enc_len);
 /* Queue a record (tensor/recipe/meta); copied. */
 int z4_chunkio_put_record(z4_chunkio *io, z4_db db, const void *key,
 			  size_t klen, const void *val, size_t vlen);

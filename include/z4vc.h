@@ -59,6 +59,8 @@ typedef struct {
 	int allow_opaque;       /* store malformed safetensors as plain bytes */
 	z4vc_progress_fn progress;
 	void *progress_ud;
+	unsigned threads;       /* encoder threads; 0: one per core. The
+				 * stored bytes never depend on it. */
 } z4vc_commit_opts;
 
 /* A checkpoint being built. Nothing is visible until finish. */
@@ -125,6 +127,7 @@ typedef struct {
 	const char *base_oid;
 	int allow_opaque;        /* malformed *.safetensors stored as bytes */
 	unsigned keyframe_interval; /* 0: git config or default */
+	unsigned threads;        /* 0: one per core */
 } z4vc_store_opts;
 
 /* A Git LFS v1 pointer: what z4vc_store_* produce. */
@@ -174,6 +177,7 @@ typedef struct {
 	/* Only these paths (NULL: all files). */
 	const char *const *paths;
 	size_t npaths;
+	unsigned threads; /* decoder threads; 0: one per core */
 } z4vc_checkout_opts;
 
 /*

@@ -1,7 +1,9 @@
 /* z4_alloc.c - heap wrappers with a failure-injection countdown for tests. */
 #include "z4_alloc.h"
 
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,3 +63,24 @@ char *z4_strndup(const char *s, size_t n)
 char *z4_strdup(const char *s) { return z4_strndup(s, strlen(s)); }
 
 void z4_free(void *p) { free(p); }
+
+void z4_crash_point(const char *name)
+{
+	static atomic_long hits; /* one name is armed per process */
+	const char *spec = getenv("Z4VC_CRASH_AT");
+	size_t n = strlen(name);
+	char *end;
+	long at;
+
+	if (!spec)
+		return;
+	if (strcmp(spec, "trace") == 0) {
+		fprintf(stderr, "z4vc-crash-point %s\n", name);
+		return;
+	}
+	if (strncmp(spec, name, n) != 0 || spec[n] != ':')
+		return;
+	at = strtol(spec + n + 1, &end, 10);
+	if (*end == '\0' && at > 0 && atomic_fetch_add(&hits, 1) + 1 == at)
+		raise(SIGKILL);
+}

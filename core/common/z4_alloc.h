@@ -20,6 +20,14 @@ void z4_free(void *p);
 /* Test hook: the (n+1)th allocation from now fails; n < 0 disables. */
 void z4_alloc_fail_after(long n);
 
+/*
+ * Test hook for the crash tests (tests/crash/): a named point on the write
+ * path. Inert unless the environment has Z4VC_CRASH_AT=<name>:<n>, which
+ * kills the process with SIGKILL at the n-th call (1-based) for that name;
+ * Z4VC_CRASH_AT=trace prints "z4vc-crash-point <name>" to stderr per call.
+ */
+void z4_crash_point(const char *name);
+
 /* Overflow-checked size math: return 0 on success, -1 on overflow. */
 static inline int z4_add_overflow(size_t *out, size_t a, size_t b)
 {

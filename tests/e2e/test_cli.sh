@@ -104,6 +104,22 @@ check "K=2 round trip" z4vc checkout --step 150 -o "$TMP/k2"
 check "K=2 bytes" same_tree "$TMP/k2" "$CK/step-000150"
 cd "$R"
 
+t "thread count does not change the stored bytes"
+dump() { # REPO: every record of the store, without LMDB's own header
+  local d; d=$(git -C "$1" rev-parse --git-dir)/z4vc/store
+  case $d in /*) ;; *) d=$1/$d ;; esac
+  for db in chunks tensors recipes; do mdb_dump -s $db "$d" | sed '1,/^HEADER=END/d'; done | sha256sum
+}
+for j in 1 4; do
+  new_repo "$TMP/j$j"
+  for s in 0 50 100; do
+    (cd "$TMP/j$j" && z4vc commit "$CK/step-$(printf %06d $s)" --step $s -j $j >/dev/null)
+  done
+done
+check "-j 1 and -j 4 store identical bytes" test "$(dump "$TMP/j1")" = "$(dump "$TMP/j4")"
+(cd "$TMP/j4" && z4vc checkout --step 100 -j 3 -o "$TMP/j4out" >/dev/null)
+check "-j 3 checkout" same_tree "$TMP/j4out" "$CK/step-000100"
+
 t "help"
 check "z4vc help" z4vc help
 z4vc help commit >"$TMP/help.txt"
