@@ -168,6 +168,46 @@ static int collect(co *c, git_tree *tree, const char *prefix)
 	return Z4_OK;
 }
 
+/* Path order with '/' first, so a file "a" sorts next to the files under
+ * "a/" (only "\0" sorts lower, and names hold no control characters). */
+static int cmp_path(const void *x, const void *y)
+{
+	const unsigned char *a = *(const unsigned char *const *)x;
+	const unsigned char *b = *(const unsigned char *const *)y;
+	for (;; a++, b++) {
+		int ca = *a == '/' ? 1 : *a, cb = *b == '/' ? 1 : *b;
+		if (ca != cb || !ca)
+			return ca - cb;
+	}
+}
+
+/* A path given twice, or a file that is also a directory, is malformed
+ * git (a hostile tree): one entry would silently win, or the checkout
+ * would fail half-way through its renames. */
+static int check_unique(const co *c)
+{
+	const char **p;
+	int rc = Z4_OK;
+
+	if (c->njobs < 2)
+		return Z4_OK;
+	p = z4_mallocarray(c->njobs, sizeof(*p));
+	if (!p)
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	for (size_t i = 0; i < c->njobs; i++)
+		p[i] = c->jobs[i].path;
+	qsort(p, c->njobs, sizeof(*p), cmp_path);
+	for (size_t i = 1; i < c->njobs && rc == Z4_OK; i++) {
+		size_t n = strlen(p[i - 1]);
+		if (strncmp(p[i - 1], p[i], n) == 0 && (p[i][n] == '\0' || p[i][n] == '/'))
+			rc = z4_error_set(Z4_ECORRUPT,
+					  "tree entry '%s': refusing a path given twice",
+					  p[i - 1]);
+	}
+	z4_free(p);
+	return rc;
+}
+
 /* Open (creating as needed) the directory of `path` under root, never
  * following a symlink. Returns a descriptor or a negative code. */
 static int open_parent_dir(int rootfd, const char *path)
@@ -410,7 +450,7 @@ int z4vc_checkout(z4vc_repo *repo, const char *commit_hex, const char *out_dir,
 		rc = z4_git_error(commit_hex);
 		goto done;
 	}
-	if ((rc = collect(&c, tree, "")))
+	if ((rc = collect(&c, tree, "")) || (rc = check_unique(&c)))
 		goto done;
 	if (opts && opts->paths && c.njobs != opts->npaths) {
 		for (size_t i = 0; i < opts->npaths; i++) {

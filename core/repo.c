@@ -5,9 +5,11 @@
 #include "repo_internal.h"
 
 #include "z4_alloc.h"
+#include "z4vc_lfs.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -63,6 +65,8 @@ static int open_impl(z4vc_repo **out, const char *path, int create)
 	const char *gitdir;
 	size_t n;
 	char *storedir = NULL;
+	const char *test_map = getenv("Z4VC_TEST_MAPSIZE");
+	uint64_t map_size = 0; /* default; tests force growth with a tiny map */
 	int rc;
 
 	*out = NULL;
@@ -70,6 +74,8 @@ static int open_impl(z4vc_repo **out, const char *path, int create)
 	git_libgit2_init();
 	/* Commits and refs must survive a power cut as the store does. */
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	/* libgit2 operations that filter (checkout, hashfile) use the store. */
+	z4vc_lfs_filter_register();
 	r = z4_calloc(1, sizeof(*r));
 	if (!r) {
 		git_libgit2_shutdown();
@@ -93,7 +99,10 @@ static int open_impl(z4vc_repo **out, const char *path, int create)
 		rc = z4_error_set(Z4_EIO, "create '%s': %s", r->dir, strerror(errno));
 		goto fail;
 	}
-	rc = z4_objects_open(&r->store, storedir, create ? Z4_STORE_CREATE : 0);
+	if (test_map && z4_parse_u64(&map_size, test_map) != Z4_OK)
+		map_size = 0;
+	rc = z4_objects_open_ex(&r->store, storedir, create ? Z4_STORE_CREATE : 0,
+				map_size);
 	if (rc == Z4_ENOTFOUND)
 		z4_error_set(rc, "no z4vc store in '%s' (run 'z4vc init')", gitdir);
 	if (rc)

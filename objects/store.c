@@ -30,9 +30,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "z4_alloc.h"
@@ -80,7 +82,11 @@ struct z4_store {
 	unsigned remapping;
 	int dead;
 	uintptr_t map_lo, map_hi;
+	int lockfd;     /* STORE_LOCK_FILE: shared while open, -1 if none */
+	int lock_excl;  /* held exclusively (z4_objects_lock) */
 };
+
+static void store_lock_open(z4_store *s);
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -688,6 +694,7 @@ static int store_write(z4_store *s, store_op *w, uint64_t need)
 			in_apply = 1;
 			mdb_txn_abort(txn);
 		} else {
+			z4_crash_point("store-txn");
 			rc = mdb_txn_commit(txn); /* frees txn either way */
 		}
 		txn = NULL;
@@ -898,6 +905,33 @@ int z4_objects_open(z4_store **out, const char *dir, unsigned flags)
 	return z4_objects_open_ex(out, dir, flags, 0);
 }
 
+/*
+ * A data file shorter than its newest meta page says (truncated, a partial
+ * copy) would kill the process with SIGBUS on the first read of a missing
+ * page: refuse it before any read. Committed pages are always written
+ * before the meta that names them, so a sound file is never shorter.
+ */
+static int store_check_size(const z4_store *s)
+{
+	MDB_envinfo info;
+	mdb_filehandle_t fd;
+	struct stat st;
+	uint64_t need;
+
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_get_fd(s->env, &fd) != 0 ||
+	    fstat(fd, &st) != 0)
+		return Z4_OK; /* nothing to compare; LMDB reports its own errors */
+	need = ((uint64_t)info.me_last_pgno + 1) * s->psize;
+	if ((uint64_t)st.st_size < need)
+		return z4_error_set(Z4_ECORRUPT,
+				    "open store '%s': %s is truncated (%llu bytes, "
+				    "its pages need %llu)",
+				    s->dir, STORE_DATA_FILE,
+				    (unsigned long long)st.st_size,
+				    (unsigned long long)need);
+	return Z4_OK;
+}
+
 int z4_objects_open_ex(z4_store **out, const char *dir, unsigned flags,
 		       uint64_t map_size)
 {
@@ -922,6 +956,7 @@ int z4_objects_open_ex(z4_store **out, const char *dir, unsigned flags,
 	s = z4_calloc(1, sizeof(*s));
 	if (!s)
 		return z4_error_set(Z4_ENOMEM, "open store: out of memory");
+	s->lockfd = -1;
 	dlen = strlen(dir);
 	if (z4_add_overflow(&plen, dlen, sizeof("/" STORE_DATA_FILE))) {
 		rc = z4_error_set(Z4_EINVAL, "open store: path too long");
@@ -953,6 +988,7 @@ int z4_objects_open_ex(z4_store **out, const char *dir, unsigned flags,
 		goto fail;
 	}
 	s->sync_init = 1;
+	store_lock_open(s);
 
 	if (stat(s->data_path, &st) == 0) {
 		fsize = (uint64_t)st.st_size;
@@ -1014,6 +1050,8 @@ int z4_objects_open_ex(z4_store **out, const char *dir, unsigned flags,
 		goto fail;
 	}
 	s->psize = ms.ms_psize;
+	if ((rc = store_check_size(s)) != Z4_OK)
+		goto fail;
 	if ((rc = open_dbs(s)) != Z4_OK)
 		goto fail;
 	store_locate_map(s);
@@ -1037,6 +1075,8 @@ void z4_objects_free(z4_store *s)
 		pthread_mutex_destroy(&s->wmu);
 	}
 	z4_free(s->dir);
+	if (s->lockfd >= 0)
+		close(s->lockfd); /* releases the store lock */
 	z4_free(s->data_path);
 	z4_free(s);
 }
@@ -1119,5 +1159,249 @@ int z4_objects_stat(z4_store_stat *out, z4_store *s)
 	rc = Z4_OK;
 done:
 	z4_objects_rtxn_end(t);
+	return rc;
+}
+
+/* ---- store lock, free space and compaction ----------------------------- */
+
+/*
+ * STORE_LOCK_FILE is flock()ed shared by every handle for its whole life
+ * and exclusively by gc and compaction, so those run only while no other
+ * z4vc process has the store open (a process opening it meanwhile waits in
+ * open). flock locks belong to the open file description: independent of
+ * LMDB's own fcntl locks on lock.mdb, and not dropped when some other
+ * descriptor of the file is closed.
+ */
+#define STORE_LOCK_FILE "z4vc.lock"
+#define STORE_COMPACT_SUFFIX ".compact" /* temporary copy next to the store */
+
+static void store_lock_open(z4_store *s)
+{
+	char path[4096];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", s->dir, STORE_LOCK_FILE) >=
+	    sizeof(path))
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC); /* read-only store */
+	if (fd < 0)
+		return; /* no store here (open fails later) or not ours to lock */
+	while (flock(fd, LOCK_SH) != 0 && errno == EINTR)
+		;
+	s->lockfd = fd;
+}
+
+int z4_objects_lock(z4_store *s, int exclusive, unsigned timeout_ms)
+{
+	struct timespec t0, now;
+
+	if (!s)
+		return z4_error_set(Z4_EINVAL, "lock: no store");
+	if (s->lockfd < 0)
+		return exclusive ? z4_error_set(Z4_EUNSUPPORTED,
+						"store '%s': no lock file %s",
+						s->dir, STORE_LOCK_FILE)
+				 : Z4_OK;
+	if (!exclusive) {
+		while (flock(s->lockfd, LOCK_SH) != 0 && errno == EINTR)
+			;
+		s->lock_excl = 0;
+		return Z4_OK;
+	}
+	if (s->lock_excl)
+		return Z4_OK;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0) {
+			s->lock_excl = 1;
+			return Z4_OK;
+		}
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return z4_error_set(Z4_EIO, "store '%s': lock: %s", s->dir,
+					    strerror(errno));
+		/* A failed conversion may have dropped our shared lock. */
+		while (flock(s->lockfd, LOCK_SH) != 0 && errno == EINTR)
+			;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((uint64_t)(now.tv_sec - t0.tv_sec) * 1000 +
+			    (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000) >=
+		    timeout_ms)
+			return z4_error_set(Z4_ELOCKED,
+					    "store '%s' is in use by another z4vc "
+					    "process; try again when it is done",
+					    s->dir);
+		usleep(20000);
+	}
+}
+
+int z4_objects_free_bytes(uint64_t *out, z4_store *s)
+{
+	z4_rtxn *t = NULL;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_envinfo info;
+	struct stat st;
+	uint64_t pages = 0, used;
+	int rc;
+
+	*out = 0;
+	Z4_TRY(z4_objects_rtxn_begin(&t, s));
+	/* dbi 0 is LMDB's free list: per freeing txn, a list of page numbers
+	 * whose first word is the count. */
+	rc = mdb_cursor_open(t->txn, 0, &c);
+	while (rc == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
+		if (v.mv_size >= sizeof(size_t))
+			pages += *(const size_t *)v.mv_data;
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		rc = lmdb_error(rc, "store '%s': read free list", s->dir);
+		goto done;
+	}
+	if ((rc = mdb_env_info(s->env, &info)) != 0) {
+		rc = lmdb_error(rc, "store '%s': lmdb env info", s->dir);
+		goto done;
+	}
+	used = ((uint64_t)info.me_last_pgno + 1) * s->psize;
+	*out = pages * s->psize;
+	if (stat(s->data_path, &st) == 0 && (uint64_t)st.st_size > used)
+		*out += (uint64_t)st.st_size - used;
+	rc = Z4_OK;
+done:
+	z4_objects_rtxn_end(t);
+	return rc;
+}
+
+static int fsync_path(const char *path, int dir)
+{
+	int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+	int rc = 0;
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) != 0 && !(dir && errno == EINVAL))
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+/* 1 if a process other than this one has the env open (LMDB keeps a
+ * shared fcntl lock on byte 0 of lock.mdb for as long as it does). Call
+ * with this process's env closed: closing the probe drops our own fcntl
+ * locks on the file. */
+static int other_lmdb_users(const char *dir)
+{
+	char path[4096];
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0,
+			   .l_len = 1};
+	int fd, busy = 0;
+
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		busy = 1;
+	close(fd);
+	return busy;
+}
+
+static void remove_tmp(const char *tmp)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", tmp, STORE_DATA_FILE);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", tmp);
+	unlink(path);
+	rmdir(tmp);
+}
+
+int z4_objects_compact(z4_store **sp, uint64_t *before, uint64_t *after)
+{
+	z4_store *s = *sp;
+	char tmp[4096], tmpdata[4096], *dir = NULL;
+	struct stat st;
+	unsigned flags;
+	int rc = Z4_OK, busy, rrc;
+
+	if (before)
+		*before = 0;
+	if (after)
+		*after = 0;
+	if (!s || !s->lock_excl)
+		return z4_error_set(Z4_EINVAL, "compact: the store must be locked "
+					       "exclusively (z4_objects_lock)");
+	if (s->flags & Z4_STORE_READONLY)
+		return z4_error_set(Z4_EINVAL, "store '%s' is open read-only", s->dir);
+	pthread_mutex_lock(&s->mu);
+	busy = s->nlive > 0 || s->dead;
+	pthread_mutex_unlock(&s->mu);
+	if (busy)
+		return z4_error_set(Z4_ELOCKED, "store '%s': compact with read "
+						"transactions open", s->dir);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s%s", s->dir, STORE_COMPACT_SUFFIX) >=
+		    sizeof(tmp) ||
+	    (size_t)snprintf(tmpdata, sizeof(tmpdata), "%s/%s", tmp, STORE_DATA_FILE) >=
+		    sizeof(tmpdata))
+		return z4_error_set(Z4_EINVAL, "store '%s': path too long", s->dir);
+	if (!(dir = z4_strdup(s->dir)))
+		return z4_error_set(Z4_ENOMEM, "out of memory");
+	flags = s->flags;
+	if (stat(s->data_path, &st) == 0 && before)
+		*before = (uint64_t)st.st_size;
+	remove_tmp(tmp); /* left by a crash */
+	if (mkdir(tmp, 0777) != 0) {
+		rc = z4_error_set(errno == ENOSPC ? Z4_EFULL : Z4_EIO,
+				  "compact: create '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	pthread_mutex_lock(&s->wmu);
+	rrc = mdb_env_copy2(s->env, tmp, MDB_CP_COMPACT);
+	pthread_mutex_unlock(&s->wmu);
+	if (rrc) {
+		rc = lmdb_error(rrc, "store '%s': compacting copy to '%s'", s->dir, tmp);
+		remove_tmp(tmp);
+		goto out;
+	}
+	if (fsync_path(tmpdata, 0) != 0 || fsync_path(tmp, 1) != 0) {
+		rc = z4_error_set(Z4_EIO, "compact: fsync '%s': %s", tmpdata,
+				  strerror(errno));
+		remove_tmp(tmp);
+		goto out;
+	}
+	/* From here the old env must not be used: close it, check nobody
+	 * outside our lock protocol has it open, swap the file atomically. A
+	 * crash before the rename keeps the old file, after it the new one;
+	 * LMDB rebuilds lock.mdb on the next first open either way. */
+	mdb_env_close(s->env);
+	s->env = NULL;
+	s->dead = 1;
+	s->map_lo = s->map_hi = 0;
+	if (other_lmdb_users(dir)) {
+		rc = z4_error_set(Z4_ELOCKED, "store '%s' is open by another program; "
+					      "not compacted", dir);
+		remove_tmp(tmp);
+		goto reopen;
+	}
+	z4_crash_point("compact-swap");
+	if (rename(tmpdata, s->data_path) != 0) {
+		rc = z4_error_set(Z4_EIO, "compact: rename '%s' to '%s': %s", tmpdata,
+				  s->data_path, strerror(errno));
+		remove_tmp(tmp);
+		goto reopen;
+	}
+	if (fsync_path(dir, 1) != 0)
+		rc = z4_error_set(Z4_EIO, "compact: fsync '%s': %s", dir, strerror(errno));
+	remove_tmp(tmp);
+	if (stat(s->data_path, &st) == 0 && after)
+		*after = (uint64_t)st.st_size;
+reopen:
+	z4_objects_free(s); /* closes the lock file: the exclusive lock ends */
+	*sp = NULL;
+	rrc = z4_objects_open(sp, dir, flags & ~Z4_STORE_CREATE);
+	if (rrc && rc == Z4_OK)
+		rc = rrc;
+out:
+	z4_free(dir);
 	return rc;
 }

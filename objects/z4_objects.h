@@ -133,4 +133,32 @@ typedef struct {
 
 int z4_objects_stat(z4_store_stat *out, z4_store *s);
 
+/*
+ * Store lock (file z4vc.lock in the store directory, flock). Every handle
+ * holds it shared from open to free, so an exclusive holder knows no other
+ * z4vc process has the store open; opening waits while someone holds it
+ * exclusively. exclusive = 1 converts this handle's lock, retrying up to
+ * timeout_ms while other processes hold it (Z4_ELOCKED after that);
+ * exclusive = 0 converts back to shared. Z4_EUNSUPPORTED for exclusive if
+ * the lock file could not be opened. Never take it exclusively while this
+ * process has another handle on the same store: that handle's shared lock
+ * conflicts with it.
+ */
+int z4_objects_lock(z4_store *s, int exclusive, unsigned timeout_ms);
+
+/* Bytes of data.mdb that hold no live page: LMDB's free list plus any
+ * file tail past the last used page. */
+int z4_objects_free_bytes(uint64_t *out, z4_store *s);
+
+/*
+ * Rewrite data.mdb without free pages (mdb_env_copy2 with MDB_CP_COMPACT
+ * into the directory <dir>.compact, fsync, then rename over data.mdb).
+ * The handle *sp must hold the exclusive lock and no read transaction. It
+ * is closed and replaced by a freshly opened one (shared lock), also on
+ * error; the pointer is NULL only if that reopen failed. A crash leaves
+ * either the old or the new file, both complete. before and after (may be
+ * NULL) get the file sizes.
+ */
+int z4_objects_compact(z4_store **sp, uint64_t *before, uint64_t *after);
+
 #endif
