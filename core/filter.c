@@ -241,6 +241,16 @@ static int materialize(int *fd, z4vc_repo *repo, const z4vc_pointer *ptr, int fe
 	return Z4_OK;
 }
 
+/* Z4VC_SKIP_SMUDGE (or git-lfs's GIT_LFS_SKIP_SMUDGE) set to anything but
+ * "0": check out pointers as they are ('z4vc pull' materializes later). */
+static int skip_smudge(void)
+{
+	const char *v = getenv("Z4VC_SKIP_SMUDGE");
+	if (!v || !*v)
+		v = getenv("GIT_LFS_SKIP_SMUDGE");
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 int z4vc_lfs_smudge(int *kept_pointer, z4vc_repo *repo, const char *path,
 		    z4vc_read_fn read, void *rud, z4vc_write_fn write, void *wud,
 		    unsigned flags)
@@ -273,6 +283,10 @@ int z4vc_lfs_smudge(int *kept_pointer, z4vc_repo *repo, const char *path,
 		}
 		z4_free(buf);
 		return rc;
+	}
+	if (skip_smudge()) {
+		*kept_pointer = 1;
+		return write(wud, head, n);
 	}
 	rc = materialize(&fd, repo, &ptr, !(flags & Z4VC_SMUDGE_NO_FETCH));
 	if (rc) {
@@ -581,6 +595,12 @@ static int do_smudge(server *s, const char *path, int can_delay)
 		z4_error_clear();
 		if ((rc = answer_begin(s)) == Z4_OK &&
 		    (rc = spool_out(&in, z4_pkt_write_data, s->w)) == Z4_OK)
+			rc = answer_end(s);
+		goto done;
+	}
+	if (skip_smudge()) {
+		if ((rc = answer_begin(s)) == Z4_OK &&
+		    (rc = z4_pkt_write_data(s->w, in.mem.ptr, in.mem.len)) == Z4_OK)
 			rc = answer_end(s);
 		goto done;
 	}
