@@ -281,7 +281,7 @@ typedef struct {
 	int kind;
 	uint8_t *data; /* CHUNK: the bytes (slot-owned, reused) */
 	size_t data_cap, len;
-	unsigned elem, keyframe;
+	unsigned elem, dtype, keyframe;
 	z4_id id, base;
 	int has_base;
 	uint8_t *enc; /* CHUNK result */
@@ -308,7 +308,7 @@ static int worker_run(void *state, void *arg)
 	size_t n;
 	if (j->kind != JOB_CHUNK)
 		return Z4_OK;
-	Z4_TRY(z4_chunkio_encode(&enc, &n, state, j->data, j->len, j->elem,
+	Z4_TRY(z4_chunkio_encode(&enc, &n, state, j->data, j->len, j->elem, j->dtype,
 				 j->has_base ? &j->base : NULL, j->keyframe));
 	if (n > j->enc_cap) {
 		uint8_t *p = z4_malloc(n);
@@ -469,6 +469,10 @@ static int store_tensor(z4_id *out, uint64_t *out_len, z4vc_ckpt *ck,
 			j->kind = JOB_CHUNK;
 			j->len = clen;
 			j->elem = clen % rec.elem_size ? 1 : rec.elem_size;
+			/* the codec's plane layout follows the dtype; a ragged
+			 * piece (a truncated stream) is plain bytes */
+			j->dtype = j->elem == rec.elem_size && rec.dtype != Z4_DT_UNKNOWN
+					   ? z4_delta_dtype(z4_dtype_name(rec.dtype)) : 0;
 			j->id = rec.chunks[i];
 			j->has_base = have_parent && i < prec.nchunks;
 			if (j->has_base)
@@ -1368,6 +1372,16 @@ int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 		if (git_reference_name_to_id(&tip, ck->repo->git, ck->ref) == 0 &&
 		    git_commit_lookup(&parent, ck->repo->git, &tip) < 0) {
 			rc = z4_git_error(ck->ref);
+			goto done;
+		}
+		/* begin checked the step against the old tip only */
+		if (parent && ck->step != Z4VC_NO_STEP &&
+		    find_step(&tip, ck->repo, git_commit_id(parent), ck->step) == 1) {
+			char hex[GIT_OID_HEXSZ + 1];
+			git_oid_tostr(hex, sizeof(hex), &tip);
+			rc = z4_error_set(Z4_EEXISTS,
+					  "step %lld was committed on run '%s' meanwhile (%.12s)",
+					  (long long)ck->step, ck->run, hex);
 			goto done;
 		}
 		usleep(1000u << (attempt < 8 ? attempt : 8));

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "z4_alloc.h"
 #include "z4_buf.h"
 #include "z4_delta.h"
 #include "z4_err.h"
@@ -85,6 +86,27 @@ int z4_pointer_parse(z4_pointer *out, const uint8_t *text, size_t len);
 void z4_hex(char *out, const uint8_t *bytes, size_t n); /* 2n+1 chars */
 int z4_unhex(uint8_t *out, const char *hex, size_t n);  /* n bytes */
 
+/* ---- scratch buffers ---- */
+
+/*
+ * Make *buf (of *cap bytes, NULL if none yet) hold at least need bytes. A
+ * buffer that grows is replaced, not copied: its old contents are lost.
+ * Z4_ENOMEM (reason set), leaving *buf and *cap as they were.
+ */
+static inline int z4_scratch_ensure(uint8_t **buf, size_t *cap, size_t need)
+{
+	uint8_t *p;
+	if (*cap >= need && *buf)
+		return Z4_OK;
+	if (!(p = z4_malloc(need ? need : 1)))
+		return z4_error_set(Z4_ENOMEM, "out of memory (%zu bytes)",
+		                    need);
+	z4_free(*buf);
+	*buf = p;
+	*cap = need;
+	return Z4_OK;
+}
+
 /* ---- chunk access: decode through delta chains ---- */
 
 typedef struct z4_chunkio z4_chunkio;
@@ -121,11 +143,13 @@ int z4_chunkio_put_chunk(size_t *stored_len, z4_chunkio *io,
  * want: 1 if the chunk is neither stored nor queued (and marks it queued),
  * 0 if it is, or an error; encode: decode the base (own snapshot, ended
  * after) and encode into io's buffer (*enc valid until the next encode);
- * put_encoded: queue the bytes (copied). */
+ * put_encoded: queue the bytes (copied). dtype is a Z4_DELTA_DT_* code
+ * (0: opaque bytes). */
 int z4_chunkio_want(z4_chunkio *io, const z4_id *id);
 int z4_chunkio_encode(const uint8_t **enc, size_t *enc_len, z4_chunkio *io,
 		      const uint8_t *data, size_t len, unsigned elem_size,
-		      const z4_id *base_id, unsigned keyframe_interval);
+		      unsigned dtype, const z4_id *base_id,
+		      unsigned keyframe_interval);
 int z4_chunkio_put_encoded(z4_chunkio *io, const z4_id *id, const uint8_t *enc,
 			   size_t enc_len);
 /* Queue a record (tensor/recipe/meta); copied. */

@@ -1,21 +1,25 @@
 /*
- * delta.c - the chunk codec: header, per-plane raw/zstd coding, the
- * delta-or-keyframe choice and the validating decoder.
+ * delta.c - the chunk codec: header, per-plane coding (raw, zstd, rANS
+ * order-0 / order-1 / parent context), the delta-or-keyframe choice and the
+ * validating decoder. docs/format.md section 2 has the byte tables.
  *
- * Encoded chunk, format 1 (docs/format-chunk.md has the byte table):
+ * Encoded chunk, format 2 (written) and 1 (still decoded):
  *
  *   fixed header   32 bytes: "Z4C", version, flags, elem_size, depth u16,
  *                  decoded_len u64, id (XXH3-128 of the decoded bytes)
  *   base id        16 bytes, only when flags has FLAG_DELTA
+ *   transform      1 byte, format 2 only: 0 byte planes, 1 rotated planes
  *   plane table    elem_size entries of 5 bytes: codec u8, stored_len u32
  *   payloads       plane 0 .. plane elem_size-1, back to back, nothing after
  *
  * Invariants the decoder enforces (parse()), so one validated header is
  * trusted afterwards: decoded_len <= Z4_DELTA_CHUNK_MAX and a multiple of
- * elem_size; a raw plane stores exactly decoded_len / elem_size bytes; a zstd
- * plane is one zstd frame strictly shorter than the raw plane; the stored
- * lengths add up to the rest of the buffer. Hence an encoding is never longer
- * than header + decoded_len, which is z4_delta_bound().
+ * elem_size; a raw plane stores exactly decoded_len / elem_size bytes; any
+ * other plane is strictly shorter than the raw plane; a parent-context plane
+ * only in a delta; the stored lengths add up to the rest of the buffer.
+ * Hence an encoding is never longer than header + decoded_len, which is
+ * z4_delta_bound(). Payload contents are validated by their decoders
+ * (rans.c, zstd) and, in the end, by the id.
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem: zstd's heap via z4_malloc */
 
@@ -28,6 +32,7 @@
 #include <zstd_errors.h>
 
 #include "delta_planes.h"
+#include "rans.h"
 #include "z4_alloc.h"
 #include "z4_le.h"
 
@@ -42,18 +47,32 @@
 #define OFF_ID 16
 #define HDR_FIXED 32 /* base id or plane table starts here */
 #define HDR_BASE Z4_ID_LEN
+#define HDR_XFORM 1 /* format 2: the transform byte */
 #define HDR_PLANE 5 /* codec u8 + stored_len u32 */
-#define HDR_MAX (HDR_FIXED + HDR_BASE + HDR_PLANE * 8)
+#define HDR_MAX (HDR_FIXED + HDR_BASE + HDR_XFORM + HDR_PLANE * 8)
 
 #define FLAG_DELTA 0x01u
 
 #define CODEC_RAW 0
 #define CODEC_ZSTD 1
+#define CODEC_RANS0 2   /* format 2: rANS, order 0 per 64 KiB block */
+#define CODEC_RANS1 3   /* format 2: rANS, order 1 */
+#define CODEC_RANSP 4   /* format 2: rANS, context = the base's plane */
+#define CODEC_RANSX 5   /* format 2: rANS, context = top-plane mix (below) */
+#define CODEC_COUNT_V1 2
+#define CODEC_COUNT_V2 6
+
+#define XFORM_PLANES 0
+#define XFORM_ROT 1 /* words rotated left one bit before the split */
+#define XFORM_COUNT 2
 
 #define ZSTD_LEVEL_DEFAULT 1 /* measured: on byte planes level 1 is faster and smaller than 3 */
 /* Shorter planes are stored raw: a zstd frame costs ~10 bytes of overhead,
  * so trying it would save nothing worth the call. */
 #define ZSTD_MIN_PLANE 32
+/* Context models pay 32 bytes of bitmap and a table per context: below this
+ * many symbols order 0 always wins. */
+#define CTX_MIN_PLANE 4096
 
 /* Internal to this file: a candidate encoding does not fit its budget. */
 #define OVER 1
@@ -61,10 +80,12 @@
 struct z4_delta_ctx {
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
-	/* Encode: the split (and XORed) planes. Decode: zstd planes. */
+	z4_rans_work *rw;
+	/* Encode: the planes of src, of the base and of their XOR. Decode:
+	 * coded planes, then the base's planes (parent context). */
 	uint8_t *planes;
 	size_t planes_cap;
-	/* Encode with a base: the keyframe candidate. */
+	/* Encode: a second candidate for one plane. */
 	uint8_t *kf;
 	size_t kf_cap;
 };
@@ -130,6 +151,29 @@ static int id_equal(const z4_id *a, const z4_id *b)
 	return memcmp(a->b, b->b, Z4_ID_LEN) == 0;
 }
 
+unsigned z4_delta_dtype(const char *name)
+{
+	static const char *const names[Z4_DELTA_DT_COUNT] = {
+		[Z4_DELTA_DT_BF16] = "BF16", [Z4_DELTA_DT_F16] = "F16",
+		[Z4_DELTA_DT_F32] = "F32",   [Z4_DELTA_DT_F64] = "F64",
+		[Z4_DELTA_DT_F8_E4M3] = "F8_E4M3",
+		[Z4_DELTA_DT_F8_E5M2] = "F8_E5M2",
+		[Z4_DELTA_DT_INT] = NULL,
+	};
+	static const char *const ints[] = {"BOOL", "U8",  "I8",  "I16", "U16",
+					   "I32",  "U32", "I64", "U64"};
+
+	if (!name)
+		return Z4_DELTA_DT_BYTES;
+	for (unsigned i = 0; i < Z4_DELTA_DT_COUNT; i++)
+		if (names[i] && strcmp(name, names[i]) == 0)
+			return i;
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		if (strcmp(name, ints[i]) == 0)
+			return Z4_DELTA_DT_INT;
+	return Z4_DELTA_DT_BYTES;
+}
+
 unsigned z4_delta_elem_size(const char *dtype)
 {
 	static const struct {
@@ -173,7 +217,8 @@ z4_delta_ctx *z4_delta_ctx_new(void)
 		return NULL;
 	ctx->cctx = ZSTD_createCCtx_advanced(zstd_mem);
 	ctx->dctx = ZSTD_createDCtx_advanced(zstd_mem);
-	if (!ctx->cctx || !ctx->dctx)
+	ctx->rw = z4_rans_work_new();
+	if (!ctx->cctx || !ctx->dctx || !ctx->rw)
 		goto fail;
 	/* Our own XXH3 covers the whole chunk; the frame size is checked
 	 * against the header before decompressing. */
@@ -194,6 +239,7 @@ void z4_delta_ctx_free(z4_delta_ctx *ctx)
 		return;
 	ZSTD_freeCCtx(ctx->cctx);
 	ZSTD_freeDCtx(ctx->dctx);
+	z4_rans_work_free(ctx->rw);
 	z4_free(ctx->planes);
 	z4_free(ctx->kf);
 	z4_free(ctx);
@@ -209,7 +255,7 @@ static int scratch(uint8_t **buf, size_t *cap, size_t need)
 {
 	const size_t round = 64u << 10;
 
-	assert(need <= HDR_MAX + (size_t)Z4_DELTA_CHUNK_MAX);
+	assert(need <= 4 * (HDR_MAX + (size_t)Z4_DELTA_CHUNK_MAX));
 	if (need <= *cap)
 		return Z4_OK;
 	need = (need + round - 1) / round * round;
@@ -229,12 +275,19 @@ static int elem_size_valid(unsigned e)
 	return e == 1 || e == 2 || e == 4 || e == 8;
 }
 
+static size_t header_len_v(unsigned version, unsigned elem_size, int is_delta)
+{
+	return HDR_FIXED + (is_delta ? HDR_BASE : 0) +
+	       (version >= 2 ? HDR_XFORM : 0) + HDR_PLANE * elem_size;
+}
+
 static size_t header_len(unsigned elem_size, int is_delta)
 {
-	return HDR_FIXED + (is_delta ? HDR_BASE : 0) + HDR_PLANE * elem_size;
+	return header_len_v(Z4_DELTA_FORMAT, elem_size, is_delta);
 }
 
 typedef struct {
+	unsigned xform;
 	uint8_t codec[8];
 	uint32_t stored[8];
 } plane_table;
@@ -246,14 +299,16 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	z4_delta_info info;
 	const uint8_t *t;
 	uint64_t len, total = 0;
-	unsigned flags, e, depth;
+	unsigned flags, e, depth, version, n_codecs;
 	size_t m;
 
 	memset(&info, 0, sizeof(info));
+	memset(tab, 0, sizeof(*tab));
 	if (!enc || enc_len < OFF_VERSION + 1 ||
 	    memcmp(enc, MAGIC, MAGIC_LEN) != 0)
 		return Z4_ECORRUPT;
-	if (enc[OFF_VERSION] != Z4_DELTA_FORMAT)
+	version = enc[OFF_VERSION];
+	if (version < Z4_DELTA_FORMAT_MIN || version > Z4_DELTA_FORMAT)
 		return Z4_EUNSUPPORTED;
 	if (enc_len < HDR_FIXED)
 		return Z4_ECORRUPT;
@@ -271,7 +326,7 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	if (info.is_delta ? (depth == 0 || depth > Z4_DELTA_DEPTH_MAX)
 			  : depth != 0)
 		return Z4_ECORRUPT;
-	info.header_len = header_len(e, info.is_delta);
+	info.header_len = header_len_v(version, e, info.is_delta);
 	if (enc_len < info.header_len)
 		return Z4_ECORRUPT;
 	memcpy(info.id.b, enc + OFF_ID, Z4_ID_LEN);
@@ -281,26 +336,31 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 		if (id_equal(&info.id, &info.base))
 			return Z4_ECORRUPT;
 	}
-	m = (size_t)len / e;
 	t = enc + info.header_len - HDR_PLANE * e;
+	if (version >= 2) {
+		tab->xform = t[-1];
+		if (tab->xform >= XFORM_COUNT ||
+		    (tab->xform == XFORM_ROT && e == 1))
+			return Z4_ECORRUPT;
+	}
+	n_codecs = version >= 2 ? CODEC_COUNT_V2 : CODEC_COUNT_V1;
+	m = (size_t)len / e;
 	for (unsigned k = 0; k < e; k++, t += HDR_PLANE) {
 		uint32_t s = z4_le32(t + 1);
-		if (t[0] == CODEC_RAW) {
-			if (s != m)
-				return Z4_ECORRUPT;
-		} else if (t[0] == CODEC_ZSTD) {
-			if (s == 0 || s >= m)
-				return Z4_ECORRUPT;
-		} else {
+		if (t[0] >= n_codecs ||
+		    ((t[0] == CODEC_RANSP || t[0] == CODEC_RANSX) &&
+		     !info.is_delta) ||
+		    (t[0] == CODEC_RANSX && k == e - 1))
 			return Z4_ECORRUPT;
-		}
+		if (t[0] == CODEC_RAW ? s != m : (s == 0 || s >= m))
+			return Z4_ECORRUPT;
 		tab->codec[k] = t[0];
 		tab->stored[k] = s;
 		total += s;
 	}
 	if (total != enc_len - info.header_len)
 		return Z4_ECORRUPT;
-	info.version = Z4_DELTA_FORMAT;
+	info.version = version;
 	info.elem_size = e;
 	info.depth = depth;
 	info.decoded_len = (size_t)len;
@@ -317,7 +377,8 @@ int z4_delta_info_read(z4_delta_info *out, const uint8_t *enc, size_t enc_len)
 }
 
 static void put_header(uint8_t *out, unsigned elem_size, unsigned depth,
-		       size_t len, const z4_id *id, const z4_id *base_id)
+		       size_t len, const z4_id *id, const z4_id *base_id,
+		       unsigned xform)
 {
 	memcpy(out, MAGIC, MAGIC_LEN);
 	out[OFF_VERSION] = Z4_DELTA_FORMAT;
@@ -328,6 +389,8 @@ static void put_header(uint8_t *out, unsigned elem_size, unsigned depth,
 	memcpy(out + OFF_ID, id->b, Z4_ID_LEN);
 	if (base_id)
 		memcpy(out + HDR_FIXED, base_id->b, Z4_ID_LEN);
+	out[header_len(elem_size, base_id != NULL) - HDR_PLANE * elem_size -
+	    1] = (uint8_t)xform;
 }
 
 /* ---- encode ---- */
@@ -340,30 +403,144 @@ size_t z4_delta_bound(size_t src_len, unsigned elem_size)
 	return z4_add_overflow(&total, src_len, hdr) ? SIZE_MAX : total;
 }
 
+static int is_float(unsigned dt)
+{
+	return dt == Z4_DELTA_DT_BF16 || dt == Z4_DELTA_DT_F16 ||
+	       dt == Z4_DELTA_DT_F32 || dt == Z4_DELTA_DT_F64 ||
+	       dt == Z4_DELTA_DT_F8_E4M3 || dt == Z4_DELTA_DT_F8_E5M2;
+}
+
 /*
- * Store one plane of m bytes at out (room bytes available): zstd when the
- * estimate says it may pay and the frame comes out strictly shorter, else
- * raw. Capping zstd's output at what would still win (and fit) lets it give
- * up early instead of finishing a useless frame. OVER when even the chosen
- * form does not fit in room.
+ * Rotation puts a float's whole exponent in the top plane: bf16 (8-bit
+ * exponent in bits 14..7), fp32 (30..23), fp64 (62..52). fp16's exponent
+ * (bits 14..10) already sits in the top byte, fp8 is one byte.
+ */
+static unsigned pick_xform(unsigned dt, unsigned e)
+{
+	if ((dt == Z4_DELTA_DT_BF16 && e == 2) ||
+	    (dt == Z4_DELTA_DT_F32 && e == 4) ||
+	    (dt == Z4_DELTA_DT_F64 && e == 8))
+		return XFORM_ROT;
+	return XFORM_PLANES;
+}
+
+/* The plan for one plane: a codec and its estimated stored size. */
+typedef struct {
+	uint8_t codec;
+	size_t est;
+} plane_plan;
+
+/* Choose by estimate among raw and the rANS models (parent context only
+ * with a side plane). A plane that would not shrink by 1/64 stays raw. */
+static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
+			     const uint8_t *side, const uint8_t *mix)
+{
+	plane_plan p = {CODEC_RAW, m};
+	size_t est[3], est2[3];
+
+	if (m < ZSTD_MIN_PLANE)
+		return p;
+	if (m < CTX_MIN_PLANE) {
+		z4_rans_estimate(est, rw, plane, m, NULL);
+		est[1] = est[2] = SIZE_MAX;
+	} else {
+		z4_rans_estimate(est, rw, plane, m, side);
+	}
+	if (est[0] < p.est - m / 64) {
+		p.codec = CODEC_RANS0;
+		p.est = est[0];
+	}
+	/* A context model must beat order 0 by 1/32 to pay its slower decode. */
+	if (est[1] < p.est - p.est / 32 && est[1] < m - m / 64) {
+		p.codec = CODEC_RANS1;
+		p.est = est[1];
+	}
+	if (side && est[2] < p.est - p.est / 32 && est[2] < m - m / 64) {
+		p.codec = CODEC_RANSP;
+		p.est = est[2];
+	}
+	if (mix && m >= CTX_MIN_PLANE && est[1] != SIZE_MAX) {
+		z4_rans_estimate(est2, rw, plane, m, mix);
+		if (est2[2] < p.est - p.est / 32 && est2[2] < m - m / 64) {
+			p.codec = CODEC_RANSX;
+			p.est = est2[2];
+		}
+	}
+	return p;
+}
+
+static int rans_model(uint8_t codec)
+{
+	return codec == CODEC_RANS0   ? Z4_RANS_O0
+	       : codec == CODEC_RANS1 ? Z4_RANS_O1
+				      : Z4_RANS_CTX; /* RANSP, RANSX */
+}
+
+/* zstd into out (cap bytes): Z4_OK, OVER when it would not fit, errors. */
+static int try_zstd(size_t *stored, uint8_t *out, size_t cap, ZSTD_CCtx *cctx,
+		    const uint8_t *plane, size_t m)
+{
+	size_t r;
+
+	if (!cap)
+		return OVER;
+	r = ZSTD_compress2(cctx, out, cap, plane, m);
+	if (!ZSTD_isError(r)) {
+		*stored = r;
+		return Z4_OK;
+	}
+	/* A failed (capped) compression leaves a session open. */
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
+	if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+		return Z4_ENOMEM;
+	if (ZSTD_getErrorCode(r) != ZSTD_error_dstSize_tooSmall)
+		return Z4_EINVAL;
+	return OVER;
+}
+
+/*
+ * Store one plane of m bytes at out (room bytes available) as planned;
+ * with `zstd` also try zstd and keep the shorter. Any coded form must be
+ * strictly shorter than raw, else raw. OVER when nothing fits in room.
  */
 static int put_plane(uint8_t *codec, size_t *stored, uint8_t *out,
-		     size_t room, ZSTD_CCtx *cctx, const uint8_t *plane,
-		     size_t m)
+		     size_t room, z4_delta_ctx *ctx, const uint8_t *plane,
+		     size_t m, const uint8_t *side, plane_plan plan, int zstd)
 {
-	if (m >= ZSTD_MIN_PLANE && !z4_delta_looks_random(plane, m)) {
-		size_t cap = m - 1 < room ? m - 1 : room;
-		size_t r = ZSTD_compress2(cctx, out, cap, plane, m);
-		if (!ZSTD_isError(r)) {
-			*codec = CODEC_ZSTD;
-			*stored = r;
-			return Z4_OK;
+	size_t cap = m ? (m - 1 < room ? m - 1 : room) : 0;
+	size_t best = SIZE_MAX;
+	int rc;
+
+	*codec = CODEC_RAW;
+	if (plan.codec != CODEC_RAW) {
+		rc = z4_rans_encode(stored, out, cap, ctx->rw, plane, m,
+				    rans_model(plan.codec), side);
+		if (rc < 0)
+			return rc;
+		if (rc == Z4_OK) {
+			*codec = plan.codec;
+			best = *stored;
 		}
-		if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
-			return Z4_ENOMEM;
-		if (ZSTD_getErrorCode(r) != ZSTD_error_dstSize_tooSmall)
-			return Z4_EINVAL;
 	}
+	if (zstd && m >= ZSTD_MIN_PLANE &&
+	    (plan.codec != CODEC_RAW || !z4_delta_looks_random(plane, m))) {
+		size_t zlen, zcap = best != SIZE_MAX ? best - 1 : cap;
+		uint8_t *zout = best != SIZE_MAX ? ctx->kf : out;
+		if (zcap > cap)
+			zcap = cap;
+		rc = try_zstd(&zlen, zout, zcap, ctx->cctx, plane, m);
+		if (rc < 0)
+			return rc;
+		if (rc == Z4_OK) {
+			if (zout != out)
+				memcpy(out, zout, zlen);
+			*codec = CODEC_ZSTD;
+			*stored = zlen;
+			best = zlen;
+		}
+	}
+	if (best != SIZE_MAX)
+		return Z4_OK;
 	if (m > room)
 		return OVER;
 	if (m)
@@ -373,12 +550,14 @@ static int put_plane(uint8_t *codec, size_t *stored, uint8_t *out,
 	return Z4_OK;
 }
 
-/* Fill the plane table and payloads after a header of hlen bytes already at
- * out; OVER if the whole encoding would exceed budget bytes. */
+/* Fill the plane table and payloads after a header of hlen bytes already
+ * at out; OVER if the whole encoding would exceed budget bytes. */
 static int put_planes(size_t *out_len, uint8_t *out, size_t hlen,
-		      size_t budget, ZSTD_CCtx *cctx,
-		      const uint8_t *const planes[], size_t m,
-		      unsigned elem_size)
+		      size_t budget, z4_delta_ctx *ctx,
+		      const uint8_t *const planes[],
+		      const uint8_t *const sides[], const uint8_t *mix,
+		      const plane_plan *plan, size_t m, unsigned elem_size,
+		      int zstd)
 {
 	uint8_t *t = out + hlen - HDR_PLANE * elem_size;
 	size_t pos = hlen;
@@ -389,7 +568,11 @@ static int put_planes(size_t *out_len, uint8_t *out, size_t hlen,
 		uint8_t codec;
 		size_t stored;
 		int rc = put_plane(&codec, &stored, out + pos, budget - pos,
-				   cctx, planes[k], m);
+				   ctx, planes[k], m,
+				   plan[k].codec == CODEC_RANSP   ? sides[k]
+				   : plan[k].codec == CODEC_RANSX ? mix
+								   : NULL,
+				   plan[k], zstd);
 		if (rc != Z4_OK)
 			return rc;
 		t[0] = codec;
@@ -401,39 +584,52 @@ static int put_planes(size_t *out_len, uint8_t *out, size_t hlen,
 }
 
 /*
- * Point planes[] at the elem_size planes of src (XORed with base when
- * given): src itself for a keyframe of single bytes, else ctx->planes,
- * which the caller has sized to src_len.
+ * The context plane of CODEC_RANSX: for each element, the base's top plane
+ * byte (the exponent with transform 1) with bit 7 replaced by "the top
+ * plane changed". Low planes of a delta are noise whose spread follows the
+ * weight's magnitude and whether its exponent moved.
  */
-static void make_planes(const uint8_t *planes[8], z4_delta_ctx *ctx,
-			const uint8_t *src, const uint8_t *base, size_t m,
-			unsigned elem_size)
+static void make_mix(uint8_t *mix, const uint8_t *base_top,
+		     const uint8_t *x_top, size_t m)
+{
+	for (size_t i = 0; i < m; i++)
+		mix[i] = (uint8_t)((base_top[i] & 0x7f) | (x_top[i] != 0) << 7);
+}
+
+/* Split buf (m elements) into planes p[k] = dst + k * m; a single plane
+ * is buf itself. */
+static void split_into(const uint8_t *planes[8], uint8_t *dst,
+		       const uint8_t *buf, size_t m, unsigned e,
+		       unsigned xform)
 {
 	uint8_t *p[8];
 
-	if (elem_size == 1 && !base) {
-		planes[0] = src;
+	if (e == 1) {
+		planes[0] = buf;
 		return;
 	}
-	for (unsigned k = 0; k < elem_size; k++)
-		planes[k] = p[k] = ctx->planes + k * m;
-	if (elem_size == 1)
-		z4_delta_xor(p[0], src, base, m);
+	for (unsigned k = 0; k < e; k++)
+		planes[k] = p[k] = dst + k * m;
+	if (xform == XFORM_ROT)
+		z4_delta_planes_split_rot(p, buf, NULL, m, e);
 	else
-		z4_delta_planes_split(p, src, base, m, elem_size);
+		z4_delta_planes_split(p, buf, NULL, m, e);
 }
 
 int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		    size_t dst_cap, z4_delta_ctx *ctx, const uint8_t *src,
 		    size_t src_len, const z4_delta_params *params)
 {
-	const uint8_t *planes[8];
+	const uint8_t *sp[8], *bp[8] = {NULL}, *xp[8] = {NULL};
+	const uint8_t *const *use;
+	plane_plan kplan[8], dplan[8];
+	const uint8_t *mix = NULL;
 	const uint8_t *base;
 	const z4_id *base_id;
-	unsigned e, depth;
-	size_t m, len, hlen;
+	unsigned e, depth, xform, dt;
+	size_t m, len;
 	z4_id id;
-	int level, rc;
+	int level, rc, zstd;
 
 	if (out_len)
 		*out_len = 0;
@@ -442,17 +638,21 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	if (!out_len || !dst || !ctx || !params || (!src && src_len))
 		return Z4_EINVAL;
 	e = params->elem_size;
+	dt = params->dtype;
 	if (!elem_size_valid(e) || src_len % e ||
 	    src_len > Z4_DELTA_CHUNK_MAX ||
 	    dst_cap < z4_delta_bound(src_len, e) ||
-	    (params->base && !params->base_id))
+	    (params->base && !params->base_id) || dt >= Z4_DELTA_DT_COUNT)
 		return Z4_EINVAL;
 	level = params->zstd_level ? params->zstd_level : ZSTD_LEVEL_DEFAULT;
-	/* A failed (budget-capped) compression leaves a session open. */
 	ZSTD_CCtx_reset(ctx->cctx, ZSTD_reset_session_only);
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(
 		    ctx->cctx, ZSTD_c_compressionLevel, level)))
 		return Z4_EINVAL;
+	/* Floats are noise in their low planes and skewed but unrepeating
+	 * in the high ones: rANS alone. Other data may repeat: zstd too. */
+	zstd = !is_float(dt);
+	xform = pick_xform(dt, e);
 
 	m = src_len / e;
 	z4_delta_id(&id, src, src_len);
@@ -465,45 +665,52 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		base = NULL;
 	if (!base)
 		base_id = NULL;
-	if (base || e > 1)
-		Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap, src_len));
-	if (base)
-		Z4_TRY(scratch(&ctx->kf, &ctx->kf_cap,
-			       header_len(e, 0) + src_len));
+	Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap,
+		       (base ? 3 : 1) * src_len + (base ? m : 0)));
+	Z4_TRY(scratch(&ctx->kf, &ctx->kf_cap, m));
 
-	/* The first candidate (the delta if any) goes straight into dst,
-	 * which has room for it whatever the data. */
+	split_into(sp, ctx->planes, src, m, e, xform);
+	for (unsigned k = 0; k < e; k++)
+		kplan[k] = plan_plane(ctx->rw, sp[k], m, NULL, NULL);
+	use = sp;
+	if (base) {
+		/* The delta's planes: XOR with the base's, which are also the
+		 * parent context. Kept when estimated clearly smaller (< 15/16)
+		 * than the keyframe. */
+		size_t kest = header_len(e, 0), dest = header_len(e, 1);
+		uint8_t *x = ctx->planes + 2 * src_len;
+		split_into(bp, ctx->planes + src_len, base, m, e, xform);
+		for (unsigned k = 0; k < e; k++) {
+			xp[k] = x + k * m;
+			z4_delta_xor(x + k * m, sp[k], bp[k], m);
+		}
+		if (e > 1) {
+			uint8_t *mx = ctx->planes + 3 * src_len;
+			make_mix(mx, bp[e - 1], xp[e - 1], m);
+			mix = mx;
+		}
+		for (unsigned k = 0; k < e; k++) {
+			dplan[k] = plan_plane(ctx->rw, xp[k], m, bp[k],
+					      k < e - 1 ? mix : NULL);
+			kest += kplan[k].est;
+			dest += dplan[k].est;
+		}
+		if (16 * dest < 15 * kest) {
+			use = xp;
+			memcpy(kplan, dplan, sizeof(kplan));
+		} else {
+			base = NULL;
+			base_id = NULL;
+		}
+	}
+
 	depth = base ? params->base_depth + 1 : 0;
-	hlen = header_len(e, base != NULL);
-	make_planes(planes, ctx, src, base, m, e);
-	put_header(dst, e, depth, src_len, &id, base_id);
-	rc = put_planes(&len, dst, hlen, dst_cap, ctx->cctx, planes, m, e);
+	put_header(dst, e, depth, src_len, &id, base_id, xform);
+	rc = put_planes(&len, dst, header_len(e, base != NULL), dst_cap, ctx,
+			use, bp, mix, kplan, m, e, zstd);
 	assert(rc != OVER);
 	if (rc != Z4_OK)
 		return rc;
-
-	if (base) {
-		/* The keyframe wins iff 16 * delta >= 15 * keyframe, i.e. it
-		 * fits in floor(16 * delta / 15) bytes; beyond that budget
-		 * its encoding stops early. */
-		size_t budget = (16 * len) / 15;
-		size_t klen;
-
-		if (budget > ctx->kf_cap)
-			budget = ctx->kf_cap;
-		make_planes(planes, ctx, src, NULL, m, e);
-		put_header(ctx->kf, e, 0, src_len, &id, NULL);
-		rc = put_planes(&klen, ctx->kf, header_len(e, 0), budget,
-				ctx->cctx, planes, m, e);
-		if (rc < 0)
-			return rc;
-		if (rc == Z4_OK) {
-			memcpy(dst, ctx->kf, klen);
-			len = klen;
-			base_id = NULL;
-			depth = 0;
-		}
-	}
 
 	*out_len = len;
 	if (out_info) {
@@ -545,15 +752,25 @@ static int unzstd(ZSTD_DCtx *dctx, uint8_t *out, size_t m, const uint8_t *src,
 	return r == m ? Z4_OK : Z4_ECORRUPT;
 }
 
+static int decode_plane(uint8_t *out, size_t m, z4_delta_ctx *ctx,
+			uint8_t codec, const uint8_t *src, size_t len,
+			const uint8_t *side)
+{
+	if (codec == CODEC_ZSTD)
+		return unzstd(ctx->dctx, out, m, src, len);
+	return z4_rans_decode(out, m, ctx->rw, src, len, rans_model(codec),
+			      side);
+}
+
 int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 		    const uint8_t *enc, size_t enc_len, const uint8_t *base)
 {
-	const uint8_t *planes[8];
-	const uint8_t *payload;
+	const uint8_t *planes[8], *sides[8], *payloads[8];
+	const uint8_t *payload, *mix = NULL;
 	z4_delta_info info;
 	plane_table tab;
 	z4_merge_mode mode;
-	unsigned e, n_zstd = 0;
+	unsigned e, n_coded = 0, n_side = 0;
 	size_t m;
 	z4_id got;
 
@@ -579,30 +796,59 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 			     : Z4_MERGE_XOR;
 
 	payload = enc + info.header_len;
-	if (e == 1 && tab.codec[0] == CODEC_ZSTD && mode != Z4_MERGE_XOR_INTO) {
+	if (e == 1 && tab.codec[0] != CODEC_RAW && tab.codec[0] != CODEC_RANSP &&
+	    mode != Z4_MERGE_XOR_INTO) {
 		/* Straight into dst, then XOR in place: no scratch. */
-		Z4_TRY(unzstd(ctx->dctx, dst, m, payload, tab.stored[0]));
+		Z4_TRY(decode_plane(dst, m, ctx, tab.codec[0], payload,
+				    tab.stored[0], NULL));
 		if (mode == Z4_MERGE_XOR)
 			z4_delta_xor(dst, dst, base, m);
 	} else {
-		for (unsigned k = 0; k < e; k++)
-			n_zstd += tab.codec[k] == CODEC_ZSTD;
-		if (n_zstd)
-			Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap,
-				       n_zstd * m));
-		n_zstd = 0;
+		int n_mix = 0;
 		for (unsigned k = 0; k < e; k++) {
-			if (tab.codec[k] == CODEC_RAW) {
-				planes[k] = payload;
-			} else {
-				uint8_t *p = ctx->planes + n_zstd++ * m;
-				Z4_TRY(unzstd(ctx->dctx, p, m, payload,
-					      tab.stored[k]));
-				planes[k] = p;
-			}
+			n_coded += tab.codec[k] != CODEC_RAW;
+			n_side |= tab.codec[k] == CODEC_RANSP ||
+				  tab.codec[k] == CODEC_RANSX;
+			n_mix |= tab.codec[k] == CODEC_RANSX;
+			payloads[k] = payload;
 			payload += tab.stored[k];
 		}
-		if (m)
+		if (n_coded || n_side)
+			Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap,
+				       n_coded * m +
+					       (n_side ? dst_len + m : 0)));
+		if (n_side) /* before dst (maybe the base) is written */
+			split_into(sides, ctx->planes + n_coded * m, base, m, e,
+				   tab.xform);
+		size_t n_total = n_coded;
+		n_coded = 0;
+		/* The top plane first: a CODEC_RANSX plane's context needs it. */
+		for (unsigned i = 0; i < e; i++) {
+			unsigned k = e - 1 - i;
+			if (tab.codec[k] == CODEC_RAW) {
+				planes[k] = payloads[k];
+			} else {
+				uint8_t *p = ctx->planes + n_coded++ * m;
+				const uint8_t *side =
+					tab.codec[k] == CODEC_RANSP   ? sides[k]
+					: tab.codec[k] == CODEC_RANSX ? mix
+								      : NULL;
+				Z4_TRY(decode_plane(p, m, ctx, tab.codec[k],
+						    payloads[k], tab.stored[k],
+						    side));
+				planes[k] = p;
+			}
+			if (k == e - 1 && n_mix) {
+				uint8_t *mx = ctx->planes + n_total * m +
+					      dst_len;
+				make_mix(mx, sides[e - 1], planes[e - 1], m);
+				mix = mx;
+			}
+		}
+		if (m && tab.xform == XFORM_ROT)
+			z4_delta_planes_merge_rot(dst, planes, base, m, e,
+						  mode);
+		else if (m)
 			z4_delta_planes_merge(dst, planes, base, m, e, mode);
 	}
 

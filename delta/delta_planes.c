@@ -346,3 +346,160 @@ int z4_delta_looks_random(const uint8_t *p, size_t len)
 	/* Total bits n*log2(n) - sum(c*log2(c)) >= 7.9 * n, in Q16. */
 	return 10 * (n * log2_q16(n) - sum_clogc) >= RAW_BITS_X10 * (n << 16);
 }
+
+/* ---- rotated split/merge: the word turned left by one bit first ---- */
+
+/*
+ * A little-endian float word w (sign in the top bit) becomes rotl(w, 1):
+ * the exponent fills the top byte(s) and the sign drops to bit 0, next to
+ * the mantissa. bf16 and fp32 keep their whole exponent in the last plane
+ * instead of leaving its lowest bit in the mantissa plane.
+ */
+/* Byte k of rotl(w, 1) from the bytes of w: a shift per byte, so the loop
+ * vectorizes like the plain split. */
+#define ROTL_BYTE(v, k, E) (uint8_t)((v)[k] << 1 | (v)[((k) + (E)-1) % (E)] >> 7)
+#define ROTR_BYTE(v, k, E) (uint8_t)((v)[k] >> 1 | (v)[((k) + 1) % (E)] << 7)
+
+#define ROT_SPLIT(E)                                                           \
+	INLINE void split_rot##E(uint8_t *const *pl,                           \
+				 const uint8_t *restrict s,                    \
+				 const uint8_t *restrict b, size_t m,          \
+				 const int xb)                                 \
+	{                                                                      \
+		uint8_t *restrict q[E];                                        \
+		size_t i = 0;                                                  \
+		for (int k = 0; k < E; k++)                                    \
+			q[k] = pl[k];                                          \
+		for (; i + BLK <= m; i += BLK)                                 \
+			for (size_t j = i; j < i + BLK; j++) {                 \
+				uint8_t v[E];                                  \
+				for (int k = 0; k < E; k++)                    \
+					v[k] = s[E * j + k] ^                  \
+					       (xb ? b[E * j + k] : 0);        \
+				for (int k = 0; k < E; k++)                    \
+					q[k][j] = ROTL_BYTE(v, k, E);          \
+			}                                                      \
+		for (; i < m; i++) {                                           \
+			uint8_t v[E];                                          \
+			for (int k = 0; k < E; k++)                            \
+				v[k] = s[E * i + k] ^ (xb ? b[E * i + k] : 0); \
+			for (int k = 0; k < E; k++)                            \
+				q[k][i] = ROTL_BYTE(v, k, E);                  \
+		}                                                              \
+	}
+/* bf16: written out, which gcc vectorizes where the generic form fails. */
+INLINE void split_rot2(uint8_t *const *pl, const uint8_t *restrict s,
+		       const uint8_t *restrict b, size_t m, const int xb)
+{
+	uint8_t *restrict p0 = pl[0];
+	uint8_t *restrict p1 = pl[1];
+	size_t i = 0;
+	for (; i + BLK <= m; i += BLK)
+		for (size_t j = i; j < i + BLK; j++) {
+			uint8_t lo = s[2 * j] ^ (xb ? b[2 * j] : 0);
+			uint8_t hi = s[2 * j + 1] ^ (xb ? b[2 * j + 1] : 0);
+			p0[j] = (uint8_t)(lo << 1 | hi >> 7);
+			p1[j] = (uint8_t)(hi << 1 | lo >> 7);
+		}
+	for (; i < m; i++) {
+		uint8_t lo = s[2 * i] ^ (xb ? b[2 * i] : 0);
+		uint8_t hi = s[2 * i + 1] ^ (xb ? b[2 * i + 1] : 0);
+		p0[i] = (uint8_t)(lo << 1 | hi >> 7);
+		p1[i] = (uint8_t)(hi << 1 | lo >> 7);
+	}
+}
+ROT_SPLIT(4)
+ROT_SPLIT(8)
+
+void z4_delta_planes_split_rot(uint8_t *const planes[], const uint8_t *src,
+			       const uint8_t *base, size_t n_elems,
+			       unsigned elem_size)
+{
+	switch (elem_size) {
+	case 2:
+		if (base)
+			split_rot2(planes, src, base, n_elems, 1);
+		else
+			split_rot2(planes, src, NULL, n_elems, 0);
+		break;
+	case 4:
+		if (base)
+			split_rot4(planes, src, base, n_elems, 1);
+		else
+			split_rot4(planes, src, NULL, n_elems, 0);
+		break;
+	case 8:
+		if (base)
+			split_rot8(planes, src, base, n_elems, 1);
+		else
+			split_rot8(planes, src, NULL, n_elems, 0);
+		break;
+	default:
+		assert(!"elem_size must be 2, 4 or 8");
+	}
+}
+
+#define ROT_MERGE(E)                                                           \
+	INLINE void merge_rot##E(uint8_t *restrict d,                          \
+				 const uint8_t *const *pl,                     \
+				 const uint8_t *restrict b, size_t m,          \
+				 const int mode)                               \
+	{                                                                      \
+		const uint8_t *restrict q[E];                                  \
+		size_t i = 0;                                                  \
+		for (int k = 0; k < E; k++)                                    \
+			q[k] = pl[k];                                          \
+		for (; i + BLK <= m; i += BLK)                                 \
+			for (size_t j = i; j < i + BLK; j++) {                 \
+				uint8_t v[E];                                  \
+				for (int k = 0; k < E; k++)                    \
+					v[k] = q[k][j];                        \
+				for (int k = 0; k < E; k++)                    \
+					d[E * j + k] = MERGED(                 \
+						E * j + k, ROTR_BYTE(v, k, E)); \
+			}                                                      \
+		for (; i < m; i++) {                                           \
+			uint8_t v[E];                                          \
+			for (int k = 0; k < E; k++)                            \
+				v[k] = q[k][i];                                \
+			for (int k = 0; k < E; k++)                            \
+				d[E * i + k] =                                 \
+					MERGED(E * i + k, ROTR_BYTE(v, k, E)); \
+		}                                                              \
+	}
+/* MERGED as in the plain merge kernels. */
+#define MERGED(x, v)                                                           \
+	(mode == Z4_MERGE_SET   ? (uint8_t)(v)                                 \
+	 : mode == Z4_MERGE_XOR ? (uint8_t)((v) ^ b[x])                        \
+				: (uint8_t)((v) ^ d[x]))
+ROT_MERGE(2)
+ROT_MERGE(4)
+ROT_MERGE(8)
+#undef MERGED
+
+void z4_delta_planes_merge_rot(uint8_t *dst, const uint8_t *const planes[],
+			       const uint8_t *base, size_t n_elems,
+			       unsigned elem_size, z4_merge_mode mode)
+{
+	const uint8_t *b = mode == Z4_MERGE_XOR ? base : NULL;
+
+	switch (elem_size) {
+	case 2:
+#define CALL(md) merge_rot2(dst, planes, b, n_elems, md)
+		MERGE_DISPATCH(CALL);
+#undef CALL
+		break;
+	case 4:
+#define CALL(md) merge_rot4(dst, planes, b, n_elems, md)
+		MERGE_DISPATCH(CALL);
+#undef CALL
+		break;
+	case 8:
+#define CALL(md) merge_rot8(dst, planes, b, n_elems, md)
+		MERGE_DISPATCH(CALL);
+#undef CALL
+		break;
+	default:
+		assert(!"elem_size must be 2, 4 or 8");
+	}
+}

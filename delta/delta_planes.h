@@ -34,6 +34,16 @@ void z4_delta_planes_merge(uint8_t *dst, const uint8_t *const planes[],
 			   const uint8_t *base, size_t n_elems,
 			   unsigned elem_size, z4_merge_mode mode);
 
+/* The same on words rotated left by one bit (sign to bit 0) before the
+ * split, and back after the merge; elem_size 2, 4 or 8 (the XOR with the
+ * base is on the unrotated words, as in the plain forms). */
+void z4_delta_planes_split_rot(uint8_t *const planes[], const uint8_t *src,
+			       const uint8_t *base, size_t n_elems,
+			       unsigned elem_size);
+void z4_delta_planes_merge_rot(uint8_t *dst, const uint8_t *const planes[],
+			       const uint8_t *base, size_t n_elems,
+			       unsigned elem_size, z4_merge_mode mode);
+
 /* dst = a ^ b over n bytes; dst may be a or b. */
 void z4_delta_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t n);
 

@@ -5,8 +5,11 @@
  * blob), a whole number of elements of `elem_size` bytes (1, 2, 4 or 8).
  * Encoding optionally XORs the chunk with its base (the same chunk of the
  * parent version of the tensor), splits the bytes into `elem_size` planes
- * (plane k holds byte k of every element), and stores each plane raw or
- * zstd-compressed, whichever is smaller by a cheap estimate.
+ * (plane k holds byte k of every element; float words rotated first so the
+ * exponent fills one plane), and stores each plane raw, zstd-compressed or
+ * rANS-coded (order 0 per 64 KiB block, order 1, or with the parent's
+ * planes as context), whichever is smallest by a cheap estimate
+ * (docs/codec.md). Format 1 chunks (raw/zstd only) still decode.
  *
  * The encoded chunk starts with a versioned header (docs/format.md) carrying
  * the decoded length, the chain depth, the base chunk id when it is a delta,
@@ -14,8 +17,10 @@
  * checks every length before reading, never writes past the declared size
  * and verifies the hash: a corrupt chunk is Z4_ECORRUPT, never a crash.
  *
- * No I/O, no globals: one z4_delta_ctx per thread holds zstd contexts and
- * scratch space.
+ * No I/O, no globals: one z4_delta_ctx per thread holds zstd contexts, rANS
+ * tables and scratch space (~4 MiB + 4x the largest chunk when encoding
+ * deltas). The output depends only on the input and params, never on the
+ * context's history or the number of threads.
  */
 #ifndef Z4_DELTA_H
 #define Z4_DELTA_H
@@ -25,7 +30,8 @@
 
 #include "z4_err.h"
 
-#define Z4_DELTA_FORMAT 1                      /* encoded chunk version */
+#define Z4_DELTA_FORMAT 2                      /* encoded chunk version written */
+#define Z4_DELTA_FORMAT_MIN 1                  /* oldest version still decoded */
 #define Z4_DELTA_CHUNK_DEFAULT (4u << 20)       /* 4 MiB */
 #define Z4_DELTA_CHUNK_MAX (64u << 20)          /* refuse larger on decode */
 #define Z4_DELTA_DEPTH_MAX 1024                 /* longest delta chain */
@@ -51,7 +57,7 @@ void z4_delta_ctx_free(z4_delta_ctx *ctx); /* NULL-safe */
 
 /* What the header of an encoded chunk says (validated, not yet decoded). */
 typedef struct {
-	unsigned version;    /* Z4_DELTA_FORMAT */
+	unsigned version;    /* Z4_DELTA_FORMAT_MIN..Z4_DELTA_FORMAT */
 	unsigned elem_size;  /* 1, 2, 4 or 8 */
 	unsigned depth;      /* 0 = keyframe, else 1 + depth of the base */
 	int is_delta;        /* XORed against `base` */
@@ -61,6 +67,29 @@ typedef struct {
 	size_t header_len;   /* bytes of header before the plane payloads */
 } z4_delta_info;
 
+/*
+ * What the elements are, for z4_delta_params.dtype: it picks the plane
+ * transform (floats: exponent kept whole in one plane) and the codecs tried
+ * (floats: rANS only; other data: zstd too). Not stored: a chunk decodes
+ * without it. Z4_DELTA_DT_BYTES (0) is "unknown", the format-1 behaviour
+ * plus rANS.
+ */
+enum {
+	Z4_DELTA_DT_BYTES = 0, /* unknown or opaque */
+	Z4_DELTA_DT_INT,       /* BOOL, U8..U64, I8..I64 */
+	Z4_DELTA_DT_BF16,
+	Z4_DELTA_DT_F16,
+	Z4_DELTA_DT_F32,
+	Z4_DELTA_DT_F64,
+	Z4_DELTA_DT_F8_E4M3,
+	Z4_DELTA_DT_F8_E5M2,
+	Z4_DELTA_DT_COUNT
+};
+
+/* The Z4_DELTA_DT_* code of a safetensors dtype name ("BF16", "F32",
+ * "I8", ...); Z4_DELTA_DT_BYTES for NULL or anything unknown. */
+unsigned z4_delta_dtype(const char *name);
+
 /* Encoding parameters. */
 typedef struct {
 	unsigned elem_size;  /* 1, 2, 4 or 8 */
@@ -69,7 +98,8 @@ typedef struct {
 	 * Delta base: the decoded bytes of the same chunk in the parent version
 	 * (same length as src), its id and its depth. base == NULL encodes a
 	 * keyframe. With a base the encoder also measures the keyframe and
-	 * keeps the delta only when it is clearly smaller (< 15/16 of it).
+	 * keeps the delta only when it is clearly smaller (< 15/16 of it; by
+	 * the encoder's size estimates, see docs/codec.md).
 	 * It also writes a keyframe when base_depth >= Z4_DELTA_DEPTH_MAX or
 	 * when src equals the base (id == *base_id: a chunk is never stored
 	 * against itself). base_id is required when base is set (Z4_EINVAL).
@@ -77,6 +107,8 @@ typedef struct {
 	const uint8_t *base;
 	const z4_id *base_id;
 	unsigned base_depth;
+	/* Z4_DELTA_DT_*, 0 = unknown; >= Z4_DELTA_DT_COUNT is Z4_EINVAL. */
+	unsigned dtype;
 } z4_delta_params;
 
 /* Largest possible encoded size of a src_len-byte chunk: the longest

@@ -1,6 +1,7 @@
 /*
  * test_delta.c - the chunk codec: seeded round trips for every element size
- * and data shape, delta vs keyframe choice, a golden vector pinning format 1,
+ * and data shape, delta vs keyframe choice, golden vectors pinning format 2
+ * (written) and format 1 (still decoded),
  * every truncation and byte flip of small encodings, hostile headers,
  * argument errors, determinism and an allocation-failure loop.
  */
@@ -237,9 +238,9 @@ static void test_roundtrip_bf16_weights(void **state)
 	(void)state;
 	fill_bf16(src, n, 0.02f, 42);
 	e = encode_kf(src, 2 * n, 2);
-	/* Plane 0 (mantissa) raw, plane 1 (sign, exponent) zstd. */
+	/* Plane 0 (mantissa) raw, plane 1 (sign, exponent) coded. */
 	assert_int_equal(e.p[table_off(&e)], 0);
-	assert_int_equal(e.p[table_off(&e) + 5], 1);
+	assert_int_not_equal(e.p[table_off(&e) + 5], 0);
 	assert_true(z4_le32(e.p + table_off(&e) + 6) < n / 2);
 	assert_true(e.len < 2 * n * 3 / 4);
 	check_decodes(&e, src, 2 * n, NULL);
@@ -260,7 +261,7 @@ static void test_roundtrip_f32_weights(void **state)
 	}
 	e = encode_kf(src, 4 * n, 4);
 	assert_true(e.len < 4 * n);
-	assert_int_equal(e.p[table_off(&e) + 5 * 3], 1); /* exponent plane */
+	assert_int_not_equal(e.p[table_off(&e) + 5 * 3], 0); /* exponent */
 	check_decodes(&e, src, 4 * n, NULL);
 	free(e.p);
 	free(src);
@@ -288,7 +289,7 @@ static void test_roundtrip_empty(void **state)
 	for (int i = 0; i < N_ELEM_SIZES; i++) {
 		enc_t e = encode_kf(NULL, 0, elem_sizes[i]);
 		assert_int_equal(e.len, e.info.header_len);
-		assert_int_equal(e.len, 32 + 5 * elem_sizes[i]);
+		assert_int_equal(e.len, 33 + 5 * elem_sizes[i]);
 		assert_int_equal(z4_delta_decode(NULL, 0, ctx, e.p, e.len,
 						 NULL),
 				 Z4_OK);
@@ -459,11 +460,29 @@ static void test_delta_depth_limit_gives_keyframe(void **state)
 
 /* ---- format ---- */
 
-/* 8 elements of 2 bytes: planes too short for zstd, so the bytes depend
- * only on format 1 and XXH3-128. */
+/* 8 elements of 2 bytes: planes too short to code, so the bytes depend
+ * only on the format and XXH3-128. */
 static const uint8_t golden_src[16] = {0, 1, 2,  3,  4,  5,  6,  7,
 				       8, 9, 10, 11, 12, 13, 14, 15};
 static const uint8_t golden_enc[] = {
+	'Z', '4', 'C', 0x02,                /* magic, version */
+	0x00,                               /* flags: keyframe */
+	0x02,                               /* elem_size */
+	0x00, 0x00,                         /* depth */
+	0x10, 0, 0, 0, 0, 0, 0, 0,          /* decoded_len = 16 */
+	/* id = XXH3-128(golden_src), canonical big-endian */
+	0x72, 0x95, 0x06, 0x31, 0x82, 0x76, 0x07, 0xe2,
+	0x84, 0x28, 0x12, 0xcc, 0x87, 0x0d, 0xca, 0xe2,
+	0x00,                               /* transform: byte planes */
+	0x00, 0x08, 0x00, 0x00, 0x00,       /* plane 0: raw, 8 bytes */
+	0x00, 0x08, 0x00, 0x00, 0x00,       /* plane 1: raw, 8 bytes */
+	0, 2, 4, 6, 8, 10, 12, 14,          /* plane 0: low bytes */
+	1, 3, 5, 7, 9, 11, 13, 15,          /* plane 1: high bytes */
+};
+
+/* The same chunk as format 1 wrote it: stores hold such chunks, which
+ * must decode forever. */
+static const uint8_t golden_v1_enc[] = {
 	'Z', '4', 'C', 0x01,                /* magic, version */
 	0x00,                               /* flags: keyframe */
 	0x02,                               /* elem_size */
@@ -485,9 +504,27 @@ static void test_golden_vector(void **state)
 	e = encode_kf(golden_src, sizeof(golden_src), 2);
 	assert_int_equal(e.len, sizeof(golden_enc));
 	assert_memory_equal(e.p, golden_enc, sizeof(golden_enc));
-	assert_int_equal(e.info.header_len, 42);
+	assert_int_equal(e.info.header_len, 43);
 	check_decodes(&e, golden_src, sizeof(golden_src), NULL);
 	free(e.p);
+}
+
+static void test_golden_v1_decodes(void **state)
+{
+	z4_delta_info info;
+	uint8_t out[16];
+	(void)state;
+	assert_int_equal(z4_delta_info_read(&info, golden_v1_enc,
+					    sizeof(golden_v1_enc)),
+			 Z4_OK);
+	assert_int_equal(info.version, 1);
+	assert_int_equal(info.header_len, 42);
+	assert_int_equal(info.elem_size, 2);
+	assert_int_equal(info.decoded_len, 16);
+	assert_int_equal(z4_delta_decode(out, 16, ctx, golden_v1_enc,
+					 sizeof(golden_v1_enc), NULL),
+			 Z4_OK);
+	assert_memory_equal(out, golden_src, 16);
 }
 
 static void test_id_is_canonical_xxh3_128(void **state)
@@ -579,7 +616,7 @@ static void small_encodings(enc_t *kf, enc_t *delta, uint8_t **src_out,
 	step_bf16(src, base, n, 2e-2f, 22);
 	*kf = encode_kf(src, 2 * n, 2);
 	assert_int_equal(kf->p[table_off(kf)], 0);
-	assert_int_equal(kf->p[table_off(kf) + 5], 1);
+	assert_int_not_equal(kf->p[table_off(kf) + 5], 0);
 	*delta = encode_delta(src, 2 * n, 2, base, 0);
 	assert_int_equal(delta->info.is_delta, 1);
 	*src_out = src;
@@ -638,14 +675,14 @@ static void test_trailing_byte_is_corrupt(void **state)
 	free(base);
 }
 
-/* Whether byte `off` of e lies in a zstd-coded plane payload. */
+/* Whether byte `off` of e lies in a coded (not raw) plane payload. */
 static int in_zstd_payload(const enc_t *e, size_t off)
 {
 	size_t pos = e->info.header_len;
 	for (unsigned k = 0; k < e->info.elem_size; k++) {
 		const uint8_t *t = e->p + table_off(e) + 5 * k;
 		size_t n = z4_le32(t + 1);
-		if (t[0] == 1 && off >= pos && off < pos + n)
+		if (t[0] != 0 && off >= pos && off < pos + n)
 			return 1;
 		pos += n;
 	}
@@ -747,7 +784,7 @@ static void test_declared_1tb_is_too_big(void **state)
 /* Each named header defect on a copy of the golden encoding. */
 static void test_bad_headers(void **state)
 {
-	uint8_t t[sizeof(golden_enc) + 16];
+	uint8_t t[sizeof(golden_v1_enc) + 16];
 	z4_delta_info info;
 	uint8_t out[16];
 	(void)state;
@@ -758,14 +795,15 @@ static void test_bad_headers(void **state)
 		assert_int_equal(z4_delta_decode(out, 16, ctx, t, n, NULL),    \
 				 code);                                        \
 	} while (0)
-#define RESET() (memcpy(t, golden_enc, sizeof(golden_enc)), sizeof(golden_enc))
+#define RESET()                                                                \
+	(memcpy(t, golden_v1_enc, sizeof(golden_v1_enc)), sizeof(golden_v1_enc))
 	size_t n = RESET();
 	CHECK(Z4_OK);
 
 	t[0] = 'z'; /* magic */
 	CHECK(Z4_ECORRUPT);
 	n = RESET();
-	t[3] = 2; /* future version */
+	t[3] = 3; /* future version */
 	CHECK(Z4_EUNSUPPORTED);
 	n = RESET();
 	t[3] = 0;
@@ -816,11 +854,19 @@ static void test_bad_headers(void **state)
 /* A zstd plane whose frame is fine but declares or yields another size. */
 static void test_zstd_plane_wrong_size(void **state)
 {
-	enc_t kf, d;
-	uint8_t *src, *base, *out, *t;
-	size_t len, zoff, zlen;
+	enc_t kf;
+	uint8_t *src, *out, *t;
+	size_t len = 1200, zoff, zlen;
 	(void)state;
-	small_encodings(&kf, &d, &src, &base, &len);
+	/* Random low bytes (raw), high bytes with period 7 (zstd beats
+	 * order-0 rANS on repeats). */
+	src = xmalloc(len);
+	fill_random(src, len, 77);
+	for (size_t i = 0; i < len / 2; i++)
+		src[2 * i + 1] = (uint8_t)(i % 7 * 37);
+	kf = encode_kf(src, len, 2);
+	assert_int_equal(kf.p[table_off(&kf)], 0);
+	assert_int_equal(kf.p[table_off(&kf) + 5], 1);
 	out = xmalloc(len);
 	t = xmalloc(kf.len);
 	/* Plane 1 is the zstd one; its frame header declares 600 bytes in
@@ -840,9 +886,7 @@ static void test_zstd_plane_wrong_size(void **state)
 	free(t);
 	free(out);
 	free(kf.p);
-	free(d.p);
 	free(src);
-	free(base);
 }
 
 /* ---- argument errors ---- */
@@ -924,7 +968,12 @@ static void test_encode_argument_errors(void **state)
 					 &par),
 			 Z4_OK);
 	assert_true(out_len > 0 && out_len <= z4_delta_bound(64, 4));
-	assert_int_equal(z4_delta_bound(64, 8), 64 + 32 + 16 + 40);
+	assert_int_equal(z4_delta_bound(64, 8), 64 + 32 + 16 + 1 + 40);
+	par.dtype = Z4_DELTA_DT_COUNT;
+	assert_int_equal(z4_delta_encode(&out_len, NULL, dst,
+					 z4_delta_bound(64, 4), ctx, src, 64,
+					 &par),
+			 Z4_EINVAL);
 	assert_int_equal(z4_delta_bound(64, 3), z4_delta_bound(64, 8));
 	assert_int_equal(z4_delta_bound(SIZE_MAX - 10, 1), SIZE_MAX);
 }
@@ -1067,6 +1116,7 @@ int main(void)
 		cmocka_unit_test(test_delta_identical_base_gives_keyframe),
 		cmocka_unit_test(test_delta_depth_limit_gives_keyframe),
 		cmocka_unit_test(test_golden_vector),
+		cmocka_unit_test(test_golden_v1_decodes),
 		cmocka_unit_test(test_id_is_canonical_xxh3_128),
 		cmocka_unit_test(test_id_hex_parse),
 		cmocka_unit_test(test_elem_size_of_dtype),

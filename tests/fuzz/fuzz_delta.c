@@ -7,14 +7,17 @@
  *    buffer, against the base fuzz_base() (for a delta), and again in place
  *    (dst == base). Both must agree; a success must reproduce the header id.
  * 2. As data: byte 0 picks elem_size (bits 0-1), a base (bit 2) and a zstd
- *    level (bits 4-5); the rest is the chunk, or with a base its first half
- *    is the chunk and its second half the base. Encode, then decode: the
- *    bytes must come back exactly.
+ *    level (bits 4-5), byte 1 the dtype (mod Z4_DELTA_DT_COUNT: transform
+ *    and codecs); the rest is the chunk, or with a base its first half is
+ *    the chunk and its second half the base. Encode, then decode: the bytes
+ *    must come back exactly.
  * Any violated property aborts, which libFuzzer reports as a crash.
  *
  * Seeds (tests/fuzz/corpus/delta/): keyframes and deltas of each element
- * size, made with z4_delta_encode; the deltas were encoded against
- * fuzz_base(), so mode 1 decodes them all the way through.
+ * size, made with z4_delta_encode, format 1 (delta-e*) and format 2
+ * (v2-*: raw, zstd, rANS order 0 / order 1 / parent-context planes, rotated
+ * floats); the deltas were encoded against fuzz_base(), so mode 1 decodes
+ * them all the way through.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -88,12 +91,13 @@ static void check_roundtrip(const uint8_t *data, size_t size)
 	size_t len, cap, enc_len;
 	z4_id base_id;
 
-	if (size < 1)
+	if (size < 2)
 		return;
 	par.elem_size = 1u << (data[0] & 3);
 	par.zstd_level = levels[(data[0] >> 4) & 3];
-	src = data + 1;
-	len = size - 1;
+	par.dtype = data[1] % Z4_DELTA_DT_COUNT;
+	src = data + 2;
+	len = size - 2;
 	if (data[0] & 4) {
 		len = len / 2 / par.elem_size * par.elem_size;
 		par.base = src + len;

@@ -1,0 +1,60 @@
+/*
+ * rans.h - internal to delta/: a byte-oriented rANS entropy coder with
+ * order-0 (per 64 KiB block) and context (order-1 or side-plane) models.
+ *
+ * A stream codes n bytes (n known to both sides). Four rANS states, 32-bit,
+ * renormalized 16 bits at a time, each own a contiguous quarter of the
+ * input (plus state 0 the n % 4 tail): the four dependency chains run in
+ * parallel in the CPU and an order-1 context stays inside its quarter.
+ * Stream layouts are in docs/format.md ("rANS streams"). The coder is
+ * deterministic and uses integer arithmetic only.
+ *
+ * Decoders read only inside [src, src + len), write only dst[0..n), and
+ * return Z4_ECORRUPT on any malformed input (bad table, context without a
+ * table, states or lengths that do not end exactly); they never crash.
+ */
+#ifndef Z4_RANS_H
+#define Z4_RANS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define Z4_RANS_BLOCK (64u << 10) /* order-0 symbols per frequency table */
+
+/* Models. */
+enum {
+	Z4_RANS_O0 = 0,  /* per block frequency table */
+	Z4_RANS_O1 = 1,  /* context: previous byte of the same quarter */
+	Z4_RANS_CTX = 2, /* context: co-located byte of a side plane */
+};
+
+/* Scratch shared by encoder and decoder, one per thread. */
+typedef struct z4_rans_work z4_rans_work;
+
+z4_rans_work *z4_rans_work_new(void);    /* NULL on allocation failure */
+void z4_rans_work_free(z4_rans_work *w); /* NULL-safe */
+
+/*
+ * Encode src[0..n) with `model` (side = the context plane for Z4_RANS_CTX,
+ * else ignored) into dst. Returns Z4_OK and *out_len, 1 when the stream
+ * would not fit in cap bytes (dst then holds garbage), Z4_ENOMEM.
+ */
+int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,
+		   z4_rans_work *w, const uint8_t *src, size_t n, int model,
+		   const uint8_t *side);
+
+/* Decode exactly n bytes into dst from the whole of src[0..len).
+ * Z4_ECORRUPT, Z4_ENOMEM. dst must not overlap src or side. */
+int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
+		   const uint8_t *src, size_t len, int model,
+		   const uint8_t *side);
+
+/*
+ * Cheap estimate of the coded size in bytes of src[0..n) under each model
+ * (est[Z4_RANS_O0..Z4_RANS_CTX]), from a fixed sample; est[Z4_RANS_CTX] is
+ * SIZE_MAX when side is NULL. Integer arithmetic: the same on every host.
+ */
+void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
+		      size_t n, const uint8_t *side);
+
+#endif
