@@ -1,11 +1,14 @@
 /* cli.c - option parsing, help, errors and progress for the commands. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "z4_err.h"
 
@@ -116,6 +119,23 @@ void cli_parse(const cli_cmd *cmd, int argc, char **argv, int *npos)
 	*npos = n;
 }
 
+void cli_parse_noargs(const cli_cmd *cmd, int argc, char **argv)
+{
+	int n;
+	cli_parse(cmd, argc, argv, &n);
+	if (n)
+		cli_usage_error(cmd, "unexpected argument '%s'", argv[1]);
+}
+
+void cli_print_json(cJSON *j)
+{
+	char *txt = cJSON_Print(j);
+	if (txt)
+		printf("%s\n", txt);
+	cJSON_free(txt);
+	cJSON_Delete(j);
+}
+
 int cli_fail(const char *what)
 {
 	fprintf(stderr, "z4vc: %s: %s\n", what, z4vc_error());
@@ -184,4 +204,49 @@ void cli_progress_end(cli_progress *p)
 int cli_open_repo(z4vc_repo **out)
 {
 	return z4vc_repo_open(out, cli_chdir);
+}
+
+int cli_open_filter_repo(z4vc_repo **out)
+{
+	const char *gd = getenv("GIT_DIR");
+	return z4vc_repo_init(out, gd && *gd ? gd : cli_chdir);
+}
+
+ssize_t cli_read_stdin(void *ud, void *buf, size_t len)
+{
+	ssize_t k;
+	(void)ud;
+	do
+		k = read(0, buf, len);
+	while (k < 0 && errno == EINTR);
+	return k;
+}
+
+int cli_write_stdout(void *ud, const void *buf, size_t len)
+{
+	(void)ud;
+	return fwrite(buf, 1, len, stdout) == len ? 0 : Z4_EIO;
+}
+
+int cli_flush_stdout(const char *what)
+{
+	if (fflush(stdout) == 0)
+		return 0;
+	fprintf(stderr, "z4vc: %s: write error\n", what);
+	return 1;
+}
+
+int cli_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == ENOSPC ? Z4_EFULL : Z4_EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -1,8 +1,7 @@
 /* cmd_filter_process.c - z4vc filter-process: git's long-running filter. */
 #include "cli.h"
 
-#include <stdlib.h>
-#include <unistd.h>
+#include <stdio.h>
 
 #include "z4vc_lfs.h"
 
@@ -22,13 +21,6 @@ static void warn(void *ud, const char *what, const char *why)
 	fprintf(stderr, "z4vc: %s: %s\n", what, why);
 }
 
-/* Git runs filters at the top of the work tree; honour GIT_DIR if set. */
-static int open_for_filter(z4vc_repo **out)
-{
-	const char *gd = getenv("GIT_DIR");
-	return z4vc_repo_init(out, gd && *gd ? gd : cli_chdir);
-}
-
 int cmd_filter_process(int argc, char **argv)
 {
 	z4vc_repo *repo = NULL;
@@ -38,7 +30,7 @@ int cmd_filter_process(int argc, char **argv)
 	cli_parse(&cli_cmd_filter_process, argc, argv, &n);
 	if (n)
 		cli_usage_error(&cli_cmd_filter_process, "takes no arguments");
-	if (open_for_filter(&repo) || z4vc_lfs_filter_process(repo, 0, 1, &o)) {
+	if (cli_open_filter_repo(&repo) || z4vc_lfs_filter_process(repo, 0, 1, &o)) {
 		cli_fail("filter-process");
 		goto done;
 	}

@@ -67,12 +67,9 @@ int cmd_fsck(int argc, char **argv)
 	cli_progress prog;
 	z4vc_fsck_opts o = {0};
 	z4vc_fsck_result res;
-	int n, rc = 1;
+	int rc = 1;
 
-	cli_parse(&cli_cmd_fsck, argc, argv, &n);
-	if (n)
-		cli_usage_error(&cli_cmd_fsck, "unexpected argument '%s'",
-		                argv[1]);
+	cli_parse_noargs(&cli_cmd_fsck, argc, argv);
 	if (json) {
 		r.problems = cJSON_CreateArray();
 		r.dangling = cJSON_CreateArray();
@@ -92,7 +89,6 @@ int cmd_fsck(int argc, char **argv)
 	cli_progress_end(&prog);
 	if (json) {
 		cJSON *j = cJSON_CreateObject();
-		char *txt;
 		cJSON_AddBoolToObject(j, "ok", res.problems == 0);
 		cJSON_AddNumberToObject(j, "commits", (double)res.commits);
 		cJSON_AddNumberToObject(j, "pointers", (double)res.pointers);
@@ -108,10 +104,7 @@ int cmd_fsck(int argc, char **argv)
 		cJSON_AddItemToObject(j, "problems", r.problems);
 		cJSON_AddItemToObject(j, "dangling", r.dangling);
 		r.problems = r.dangling = NULL;
-		txt = cJSON_Print(j);
-		printf("%s\n", txt);
-		cJSON_free(txt);
-		cJSON_Delete(j);
+		cli_print_json(j);
 	} else {
 		printf("checked %llu commits, %llu pointers, %llu recipes, "
 		       "%llu tensors, "

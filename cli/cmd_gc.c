@@ -61,12 +61,9 @@ int cmd_gc(int argc, char **argv)
 	z4vc_gc_opts o = {.compact = -1};
 	z4vc_gc_result res;
 	char b[32];
-	int n, rc = 1;
+	int rc = 1;
 
-	cli_parse(&cli_cmd_gc, argc, argv, &n);
-	if (n)
-		cli_usage_error(&cli_cmd_gc, "unexpected argument '%s'",
-		                argv[1]);
+	cli_parse_noargs(&cli_cmd_gc, argc, argv);
 	o.now = now;
 	o.dry_run = dry_run;
 	if (cli_open_repo(&repo) || z4vc_gc(&res, repo, &o)) {
@@ -75,7 +72,6 @@ int cmd_gc(int argc, char **argv)
 	}
 	if (json) {
 		cJSON *j = cJSON_CreateObject();
-		char *txt;
 		cJSON_AddBoolToObject(j, "dry_run", dry_run);
 		cJSON_AddNumberToObject(j, "reflog_entries_expired",
 		                        (double)res.reflog_entries_expired);
@@ -96,10 +92,7 @@ int cmd_gc(int argc, char **argv)
 		                        (double)res.file_after);
 		cJSON_AddItemToObject(j, "before", stats_json(&res.before));
 		cJSON_AddItemToObject(j, "after", stats_json(&res.after));
-		txt = cJSON_Print(j);
-		printf("%s\n", txt);
-		cJSON_free(txt);
-		cJSON_Delete(j);
+		cli_print_json(j);
 	} else {
 		if (res.reflog_entries_expired)
 			printf("%s %llu reflog entries of ckpt/ runs\n",

@@ -15,11 +15,8 @@ const cli_cmd cli_cmd_init = {
 int cmd_init(int argc, char **argv)
 {
 	z4vc_repo *repo;
-	int n;
 
-	cli_parse(&cli_cmd_init, argc, argv, &n);
-	if (n)
-		cli_usage_error(&cli_cmd_init, "unexpected argument '%s'", argv[1]);
+	cli_parse_noargs(&cli_cmd_init, argc, argv);
 	if (z4vc_repo_init(&repo, cli_chdir))
 		return cli_fail("init");
 	printf("initialized z4vc store in %s\n", z4vc_repo_dir(repo));

@@ -76,11 +76,9 @@ int cmd_log(int argc, char **argv)
 	z4vc_repo *repo = NULL;
 	log_state s = {0};
 	char b1[32], b2[32];
-	int n, rc = 1;
+	int rc = 1;
 
-	cli_parse(&cli_cmd_log, argc, argv, &n);
-	if (n)
-		cli_usage_error(&cli_cmd_log, "unexpected argument '%s'", argv[1]);
+	cli_parse_noargs(&cli_cmd_log, argc, argv);
 	if (json)
 		s.arr = cJSON_CreateArray();
 	else

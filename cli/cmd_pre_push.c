@@ -2,7 +2,6 @@
 #include "cli.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "z4vc_remote.h"
@@ -20,40 +19,6 @@ const cli_cmd cli_cmd_pre_push = {
 	.opts = (const cli_opt[]){{0}},
 };
 
-typedef struct {
-	char **v;
-	size_t n, cap;
-} strlist;
-
-static int push_str(strlist *l, const char *s)
-{
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		char **nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		l->v = nv;
-		l->cap = nc;
-	}
-	if (!(l->v[l->n] = strdup(s)))
-		return -1;
-	l->n++;
-	return 0;
-}
-
-static void free_list(strlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-}
-
-static int add_oid(void *ud, const z4vc_pointer *p, const char *path)
-{
-	(void)path;
-	return push_str(ud, p->oid);
-}
-
 static int is_zero(const char *sha)
 {
 	return strspn(sha, "0") == strlen(sha);
@@ -62,8 +27,7 @@ static int is_zero(const char *sha)
 int cmd_pre_push(int argc, char **argv)
 {
 	z4vc_repo *repo = NULL;
-	strlist revs = {0}, hide = {0}, oids = {0};
-	cli_progress prog;
+	cli_strlist revs = {0}, hide = {0}, oids = {0};
 	char line[4096], what[512], glob[600];
 	int n, rc = 1;
 
@@ -79,9 +43,9 @@ int cmd_pre_push(int argc, char **argv)
 			        what);
 			goto done;
 		}
-		if (!is_zero(lsha) && push_str(&revs, lsha))
+		if (!is_zero(lsha) && cli_strlist_push(&revs, lsha))
 			goto oom;
-		if (!is_zero(rsha) && push_str(&hide, rsha))
+		if (!is_zero(rsha) && cli_strlist_push(&hide, rsha))
 			goto oom;
 	}
 	if (revs.n == 0) {
@@ -89,31 +53,25 @@ int cmd_pre_push(int argc, char **argv)
 		goto done;
 	}
 	snprintf(glob, sizeof(glob), "refs/remotes/%s/*", argv[1]);
-	if (push_str(&hide, glob))
+	if (cli_strlist_push(&hide, glob))
 		goto oom;
 	if (cli_open_repo(&repo) ||
 	    z4vc_rev_pointers(repo, (const char *const *)revs.v, revs.n,
 	                      (const char *const *)hide.v, hide.n,
-	                      Z4VC_REVS_WALK, add_oid, &oids)) {
+	                      Z4VC_REVS_WALK, cli_strlist_add_oid, &oids) ||
+	    cli_remote_transfer(repo, z4vc_remote_push, argv[1], &oids,
+	                        "upload")) {
 		cli_fail(what);
 		goto done;
 	}
-	cli_progress_init(&prog, "upload");
-	if (z4vc_remote_push(repo, argv[1], (const char *const *)oids.v, oids.n,
-	                     cli_progress_cb, &prog)) {
-		cli_progress_end(&prog);
-		cli_fail(what);
-		goto done;
-	}
-	cli_progress_end(&prog);
 	rc = 0;
 	goto done;
 oom:
 	fprintf(stderr, "z4vc: %s: out of memory\n", what);
 done:
-	free_list(&revs);
-	free_list(&hide);
-	free_list(&oids);
+	cli_strlist_dispose(&revs);
+	cli_strlist_dispose(&hide);
+	cli_strlist_dispose(&oids);
 	z4vc_repo_free(repo);
 	return rc;
 }

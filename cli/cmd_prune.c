@@ -54,12 +54,9 @@ int cmd_prune(int argc, char **argv)
 	z4vc_repo *repo = NULL;
 	z4vc_prune_opts o = {0};
 	z4vc_prune_result res;
-	int n, rc = 1;
+	int rc = 1;
 
-	cli_parse(&cli_cmd_prune, argc, argv, &n);
-	if (n)
-		cli_usage_error(&cli_cmd_prune, "unexpected argument '%s'",
-		                argv[1]);
+	cli_parse_noargs(&cli_cmd_prune, argc, argv);
 	if ((keep_last < 0 && keep_last != Z4VC_PRUNE_DEFAULT) ||
 	    (keep_every < 0 && keep_every != Z4VC_PRUNE_DEFAULT))
 		cli_usage_error(&cli_cmd_prune,

@@ -28,41 +28,7 @@ const cli_cmd cli_cmd_pull = {
 };
 
 typedef struct {
-	char **v;
-	size_t n, cap;
-} strlist;
-
-static int push_str(strlist *l, const char *s)
-{
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		char **nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		l->v = nv;
-		l->cap = nc;
-	}
-	if (!(l->v[l->n] = strdup(s)))
-		return -1;
-	l->n++;
-	return 0;
-}
-
-static void free_list(strlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-}
-
-static int add_oid(void *ud, const z4vc_pointer *p, const char *path)
-{
-	(void)path;
-	return push_str(ud, p->oid);
-}
-
-typedef struct {
-	strlist paths, oids;
+	cli_strlist paths, oids;
 	uint64_t *sizes;
 	size_t ncap;
 } wtlist;
@@ -79,25 +45,15 @@ static int add_wt(void *ud, const z4vc_pointer *p, const char *path)
 		w->ncap = nc;
 	}
 	w->sizes[w->paths.n] = p->size;
-	if (push_str(&w->paths, path) || push_str(&w->oids, p->oid))
+	if (cli_strlist_push(&w->paths, path) ||
+	    cli_strlist_push(&w->oids, p->oid))
 		return -1;
 	return 0;
 }
 
 static int write_fd(void *ud, const void *buf, size_t len)
 {
-	int fd = *(int *)ud;
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == ENOSPC ? -6 : -2;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return cli_write_all(*(int *)ud, buf, len);
 }
 
 /* Rebuild one file next to `path` and rename it over the pointer. */
@@ -138,7 +94,7 @@ static int smudge_in_place(z4vc_repo *repo, const char *path, const char *oid,
 /* Re-stat the rewritten files into the index: `git update-index` runs the
  * clean filter, which gives back the same pointer blob, so only the stat
  * data changes (a plain --refresh cannot: the size differs). */
-static int git_update_index(const strlist *paths)
+static int git_update_index(const cli_strlist *paths)
 {
 	int fds[2], status;
 	pid_t pid;
@@ -164,8 +120,8 @@ static int git_update_index(const strlist *paths)
 		/* git dying early must be an error here, not a SIGPIPE kill */
 		void (*old)(int) = signal(SIGPIPE, SIG_IGN);
 		for (size_t i = 0; i < paths->n; i++)
-			if (write_fd(&fds[1], paths->v[i],
-			             strlen(paths->v[i]) + 1) != 0)
+			if (cli_write_all(fds[1], paths->v[i],
+			                  strlen(paths->v[i]) + 1) != 0)
 				break;
 		close(fds[1]);
 		signal(SIGPIPE, old);
@@ -179,45 +135,32 @@ static int git_update_index(const strlist *paths)
 int cmd_pull(int argc, char **argv)
 {
 	z4vc_repo *repo = NULL;
-	strlist oids = {0};
+	cli_strlist oids = {0};
 	wtlist wt = {0};
-	cli_progress prog;
-	const char *remote = NULL;
-	const char *head = "HEAD";
-	const char *const *revs = &head;
-	size_t nrevs = 1, failed = 0;
-	char what[256];
+	cli_remote_args a;
+	size_t failed = 0;
 	int n, rc = 1;
 
 	cli_parse(&cli_cmd_pull, argc, argv, &n);
-	if (n >= 1)
-		remote = argv[1];
-	if (n >= 2) {
-		revs = (const char *const *)argv + 2;
-		nrevs = (size_t)n - 1;
-	}
-	snprintf(what, sizeof(what), "pull from '%s'",
-	         remote ? remote : "default remote");
+	cli_remote_args_parse(&a, argv, n, "pull from");
 	if (z4vc_repo_init(&repo, cli_chdir) ||
-	    z4vc_rev_pointers(repo, revs, nrevs, NULL, 0, 0, add_oid, &oids) ||
+	    z4vc_rev_pointers(repo, a.revs, a.nrevs, NULL, 0, 0,
+	                      cli_strlist_add_oid, &oids) ||
 	    z4vc_worktree_pointers(repo, add_wt, &wt)) {
-		cli_fail(what);
+		cli_fail(a.what);
 		goto done;
 	}
 	/* Work-tree pointers of files not in <rev> are fetched too. */
 	for (size_t i = 0; i < wt.oids.n; i++)
-		if (push_str(&oids, wt.oids.v[i])) {
-			fprintf(stderr, "z4vc: %s: out of memory\n", what);
+		if (cli_strlist_push(&oids, wt.oids.v[i])) {
+			fprintf(stderr, "z4vc: %s: out of memory\n", a.what);
 			goto done;
 		}
-	cli_progress_init(&prog, "fetch");
-	if (z4vc_remote_fetch(repo, remote, (const char *const *)oids.v, oids.n,
-	                      cli_progress_cb, &prog)) {
-		cli_progress_end(&prog);
-		cli_fail(what);
+	if (cli_remote_transfer(repo, z4vc_remote_fetch, a.remote, &oids,
+	                        "fetch")) {
+		cli_fail(a.what);
 		goto done;
 	}
-	cli_progress_end(&prog);
 	for (size_t i = 0; i < wt.paths.n; i++) {
 		if (smudge_in_place(repo, wt.paths.v[i], wt.oids.v[i],
 		                    wt.sizes[i])) {
@@ -226,18 +169,18 @@ int cmd_pull(int argc, char **argv)
 		}
 	}
 	{
-		strlist done_paths = {0};
+		cli_strlist done_paths = {0};
 		int err = 0;
 		for (size_t i = 0; i < wt.paths.n && !err; i++)
 			if (wt.paths.v[i][0])
-				err = push_str(&done_paths, wt.paths.v[i]);
+				err = cli_strlist_push(&done_paths, wt.paths.v[i]);
 		if (!err && done_paths.n)
 			err = git_update_index(&done_paths);
-		free_list(&done_paths);
+		cli_strlist_dispose(&done_paths);
 		if (err) {
 			fprintf(stderr,
 			        "z4vc: %s: git update-index: failed to refresh the index\n",
-			        what);
+			        a.what);
 			goto done;
 		}
 	}
@@ -245,9 +188,9 @@ int cmd_pull(int argc, char **argv)
 	       wt.paths.n - failed == 1 ? "" : "s");
 	rc = failed ? 1 : 0;
 done:
-	free_list(&oids);
-	free_list(&wt.paths);
-	free_list(&wt.oids);
+	cli_strlist_dispose(&oids);
+	cli_strlist_dispose(&wt.paths);
+	cli_strlist_dispose(&wt.oids);
 	free(wt.sizes);
 	z4vc_repo_free(repo);
 	return rc;

@@ -40,12 +40,9 @@ int cmd_repack(int argc, char **argv)
 	z4vc_repack_result res;
 	cli_progress prog;
 	char b1[32], b2[32];
-	int n, rc = 1;
+	int rc = 1;
 
-	cli_parse(&cli_cmd_repack, argc, argv, &n);
-	if (n)
-		cli_usage_error(&cli_cmd_repack, "unexpected argument '%s'",
-		                argv[1]);
+	cli_parse_noargs(&cli_cmd_repack, argc, argv);
 	if (keyframe < 0 || keyframe > 1024)
 		cli_usage_error(&cli_cmd_repack,
 		                "--keyframe-interval must be 1..1024");

@@ -105,14 +105,10 @@ int cmd_show(int argc, char **argv)
 	}
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
-		char *txt;
 		cJSON_AddStringToObject(o, "commit", hex);
 		cJSON_AddItemToObject(o, "files", s.files);
 		s.files = NULL;
-		txt = cJSON_Print(o);
-		printf("%s\n", txt);
-		cJSON_free(txt);
-		cJSON_Delete(o);
+		cli_print_json(o);
 	}
 	rc = 0;
 done:

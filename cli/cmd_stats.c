@@ -21,18 +21,15 @@ int cmd_stats(int argc, char **argv)
 	z4vc_repo *repo = NULL;
 	z4vc_stats st;
 	char b1[32], b2[32];
-	int n, rc = 1;
+	int rc = 1;
 
-	cli_parse(&cli_cmd_stats, argc, argv, &n);
-	if (n)
-		cli_usage_error(&cli_cmd_stats, "unexpected argument '%s'", argv[1]);
+	cli_parse_noargs(&cli_cmd_stats, argc, argv);
 	if (cli_open_repo(&repo) || z4vc_stats_get(&st, repo)) {
 		cli_fail("stats");
 		goto done;
 	}
 	if (json) {
 		cJSON *o = cJSON_CreateObject(), *d = cJSON_CreateArray();
-		char *txt;
 		cJSON_AddNumberToObject(o, "format", st.format);
 		cJSON_AddNumberToObject(o, "chunks", (double)st.chunks);
 		cJSON_AddNumberToObject(o, "tensors", (double)st.tensors);
@@ -54,10 +51,7 @@ int cmd_stats(int argc, char **argv)
 			cJSON_AddItemToArray(d, e);
 		}
 		cJSON_AddItemToObject(o, "dtypes", d);
-		txt = cJSON_Print(o);
-		printf("%s\n", txt);
-		cJSON_free(txt);
-		cJSON_Delete(o);
+		cli_print_json(o);
 	} else {
 		printf("store format %u: %llu chunks (%llu keyframes, %llu deltas), "
 		       "%llu tensors, %llu files\n",

@@ -100,17 +100,10 @@ static ssize_t read_fd(void *ud, void *buf, size_t len)
 static int write_fd(void *ud, const void *buf, size_t len)
 {
 	fd_src *s = ud;
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(s->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == ENOSPC ? -6 : -2;
-		p += n;
-		len -= (size_t)n;
-		s->done += (uint64_t)n;
-	}
+	int rc = cli_write_all(s->fd, buf, len);
+	if (rc)
+		return rc;
+	s->done += (uint64_t)len;
 	if (s->done - s->reported >= PROGRESS_STEP) {
 		send_progress(s->oid, s->done, s->done - s->reported);
 		s->reported = s->done;

@@ -47,20 +47,6 @@ static void on_problem(void *ud, const char *kind, const char *id,
 		f->opts->problem_fn(&p, f->opts->ud);
 }
 
-static int ensure(uint8_t **buf, size_t *cap, size_t need)
-{
-	uint8_t *p;
-	if (*cap >= need && *buf)
-		return Z4_OK;
-	if (!(p = z4_malloc(need ? need : 1)))
-		return z4_error_set(Z4_ENOMEM, "out of memory (%zu bytes)",
-		                    need);
-	z4_free(*buf);
-	*buf = p;
-	*cap = need;
-	return Z4_OK;
-}
-
 static void progress(fsck_ctx *f, uint64_t n, const char *what)
 {
 	f->done += n;
@@ -114,10 +100,10 @@ static int verify_one(fsck_ctx *f, uint32_t i, unsigned level)
 	if (level >= LEVELS) {
 		/* Deep in a long chain: decode the whole chain, keep no buffer.
 		 */
-		Z4_TRY(ensure(&f->buf[LEVELS], &f->cap[LEVELS], n));
+		Z4_TRY(z4_scratch_ensure(&f->buf[LEVELS], &f->cap[LEVELS], n));
 		rc = z4_chunkio_read(f->io, &c->id, f->buf[LEVELS], n);
 	} else {
-		Z4_TRY(ensure(&f->buf[level], &f->cap[level], n));
+		Z4_TRY(z4_scratch_ensure(&f->buf[level], &f->cap[level], n));
 		if (!(txn = z4_chunkio_txn(f->io)))
 			return z4_error_last_code() ? z4_error_last_code()
 			                            : Z4_EIO;
@@ -259,8 +245,8 @@ static int rebuild_file(fsck_ctx *f, uint32_t i, EVP_MD_CTX *sha)
 		if ((rc = z4_load_tensor(&t, f->io, &s->tensor)))
 			break;
 		if (t.chunk_size > f->cap[LEVELS])
-			rc = ensure(&f->buf[LEVELS], &f->cap[LEVELS],
-			            (size_t)t.chunk_size);
+			rc = z4_scratch_ensure(&f->buf[LEVELS], &f->cap[LEVELS],
+			                       (size_t)t.chunk_size);
 		for (size_t c = 0; c < t.nchunks && rc == Z4_OK; c++) {
 			uint64_t off = (uint64_t)c * t.chunk_size;
 			size_t len = (size_t)(t.nbytes - off < t.chunk_size

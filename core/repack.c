@@ -58,20 +58,6 @@ typedef struct {
 	uint64_t done;
 } repack;
 
-static int ensure(uint8_t **buf, size_t *cap, size_t need)
-{
-	uint8_t *p;
-	if (*cap >= need && *buf)
-		return Z4_OK;
-	if (!(p = z4_malloc(need ? need : 1)))
-		return z4_error_set(Z4_ENOMEM, "out of memory (%zu bytes)",
-		                    need);
-	z4_free(*buf);
-	*buf = p;
-	*cap = need;
-	return Z4_OK;
-}
-
 static void queue_clear(repack *rp)
 {
 	for (size_t i = 0; i < rp->qn; i++)
@@ -187,14 +173,14 @@ static int chunk(repack *rp, const z4_id *id, const z4_id *base_id, size_t len)
 		           : Z4_OK;
 	}
 	/* Re-encode from the decoded bytes (through the current chains). */
-	Z4_TRY(ensure(&rp->cur, &rp->cur_cap, len));
-	Z4_TRY(ensure(&rp->check, &rp->check_cap, len));
-	Z4_TRY(ensure(&rp->enc, &rp->enc_cap,
-	              z4_delta_bound(len, info.elem_size)));
+	Z4_TRY(z4_scratch_ensure(&rp->cur, &rp->cur_cap, len));
+	Z4_TRY(z4_scratch_ensure(&rp->check, &rp->check_cap, len));
+	Z4_TRY(z4_scratch_ensure(&rp->enc, &rp->enc_cap,
+	                         z4_delta_bound(len, info.elem_size)));
 	Z4_TRY(z4_chunkio_read(rp->io, id, rp->cur, len));
 	par.elem_size = info.elem_size;
 	if (want_delta) {
-		Z4_TRY(ensure(&rp->base, &rp->base_cap, len));
+		Z4_TRY(z4_scratch_ensure(&rp->base, &rp->base_cap, len));
 		Z4_TRY(z4_chunkio_read(rp->io, base_id, rp->base, len));
 		par.base = rp->base;
 		par.base_id = base_id;

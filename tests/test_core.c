@@ -17,6 +17,7 @@
 
 #include "z4_core.h"
 #include "z4vc.h"
+#include "testutil.h"
 
 typedef struct {
 	char dir[256];
@@ -26,13 +27,8 @@ typedef struct {
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	git_repository *g;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/z4vc-core-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	git_libgit2_init();
-	assert_int_equal(git_repository_init(&g, f->dir, 0), 0);
-	git_repository_free(g);
-	assert_int_equal(z4vc_repo_init(&f->repo, f->dir), 0);
+	test_repo_create(&f->repo, f->dir, sizeof(f->dir),
+	                 "/tmp/z4vc-core-XXXXXX");
 	*state = f;
 	return 0;
 }
@@ -40,28 +36,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture *f = *state;
-	char cmd[512];
-	z4vc_repo_free(f->repo);
-	git_libgit2_shutdown();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_repo_remove(f->repo, f->dir);
 	free(f);
 	return 0;
-}
-
-/* bf16 bits of small gaussian-ish values, drifting with `step`. */
-static void fill_weights(uint16_t *w, size_t n, unsigned seed, int step)
-{
-	uint32_t x = seed * 2654435761u + 1;
-	for (size_t i = 0; i < n; i++) {
-		float v;
-		uint32_t bits;
-		x = x * 1664525u + 1013904223u;
-		v = ((float)(x >> 8) / 16777216.0f - 0.5f) * 0.04f;
-		v += (float)step * 1e-4f * (float)((i * 7) % 13) / 13.0f;
-		memcpy(&bits, &v, 4);
-		w[i] = (uint16_t)(bits >> 16);
-	}
 }
 
 #define ROWS 1024
@@ -81,7 +58,7 @@ static int commit_step(fixture *f, int step, uint16_t *w, float *b,
 	char name[32];
 	int rc;
 
-	fill_weights(w, (size_t)ROWS * COLS, 7, step);
+	fill_bf16(w, (size_t)ROWS * COLS, 7, step);
 	for (int i = 0; i < 16; i++)
 		b[i] = (float)i * 0.5f + (float)step;
 	snprintf(name, sizeof(name), "notes-%d.txt", step);
@@ -129,7 +106,7 @@ static void tensors_round_trip(void **state)
 					  "model.safetensors", "layer.bias"), 0);
 	assert_memory_equal(bb, b, sizeof(b));
 	/* step 1 as well, through the delta chain's base */
-	fill_weights(w, n, 7, 1);
+	fill_bf16(w, n, 7, 1);
 	assert_int_equal(z4vc_read_tensor(&len, back, n * 2, f->repo, h1,
 					  "model.safetensors", "layer.weight"), 0);
 	assert_memory_equal(back, w, n * 2);
@@ -261,40 +238,6 @@ static void bad_paths_refused(void **state)
 			 Z4_ENOTFOUND);
 }
 
-/* A reader over memory that hands out at most `step` bytes per call. */
-typedef struct {
-	const uint8_t *p;
-	size_t len, pos, step;
-} mem_reader;
-
-static ssize_t mem_read(void *ud, void *buf, size_t len)
-{
-	mem_reader *m = ud;
-	size_t n = m->len - m->pos;
-	if (n > len)
-		n = len;
-	if (n > m->step)
-		n = m->step;
-	memcpy(buf, m->p + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
-typedef struct {
-	uint8_t *p;
-	size_t len, cap;
-} mem_sink;
-
-static int mem_write(void *ud, const void *buf, size_t len)
-{
-	mem_sink *m = ud;
-	if (m->len + len > m->cap)
-		return Z4_ETOOBIG;
-	memcpy(m->p + m->len, buf, len);
-	m->len += len;
-	return 0;
-}
-
 /* A safetensors file in memory: one BF16 tensor of n elements + trailer. */
 static uint8_t *make_st(size_t *out_len, size_t n, int step, const char *trailer)
 {
@@ -311,7 +254,7 @@ static uint8_t *make_st(size_t *out_len, size_t n, int step, const char *trailer
 	for (int i = 0; i < 8; i++)
 		f[i] = (uint8_t)((uint64_t)hl >> (8 * i));
 	memcpy(f + 8, head, hl);
-	fill_weights((uint16_t *)(f + 8 + hl), n, 3, step);
+	fill_bf16((uint16_t *)(f + 8 + hl), n, 3, step);
 	memcpy(f + 8 + hl + 2 * n, trailer, tl);
 	*out_len = len;
 	return f;

@@ -18,6 +18,7 @@
 #include "z4_core.h"
 #include "z4vc.h"
 #include "z4vc_maint.h"
+#include "testutil.h"
 
 typedef struct {
 	char dir[256];
@@ -27,20 +28,6 @@ typedef struct {
 } fixture;
 
 #define N_W (64 * 1024) /* bf16 elements: 128 KiB, one chunk */
-
-static void fill(uint16_t *w, size_t n, unsigned seed, int step)
-{
-	uint32_t x = seed * 2654435761u + 1;
-	for (size_t i = 0; i < n; i++) {
-		float v;
-		uint32_t bits;
-		x = x * 1664525u + 1013904223u;
-		v = ((float)(x >> 8) / 16777216.0f - 0.5f) * 0.04f;
-		v += (float)step * 1e-4f * (float)((i * 7) % 13) / 13.0f;
-		memcpy(&bits, &v, 4);
-		w[i] = (uint16_t)(bits >> 16);
-	}
-}
 
 static int commit(fixture *f, const char *run, unsigned seed, int step,
                   char hex[41])
@@ -55,8 +42,8 @@ static int commit(fixture *f, const char *run, unsigned seed, int step,
 	z4vc_ckpt *ck;
 	int rc;
 
-	fill(w, N_W, seed, step);
-	fill(e, N_W, seed + 100, step);
+	fill_bf16(w, N_W, seed, step);
+	fill_bf16(e, N_W, seed + 100, step);
 	if ((rc = z4vc_ckpt_begin(&ck, f->repo, &o)))
 		return rc;
 	rc = z4vc_ckpt_add_tensors(ck, "model.safetensors", t, 2, NULL, 0);
@@ -69,14 +56,9 @@ static int commit(fixture *f, const char *run, unsigned seed, int step,
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	git_repository *g;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/z4vc-maint-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	test_repo_create(&f->repo, f->dir, sizeof(f->dir),
+	                 "/tmp/z4vc-maint-XXXXXX");
 	snprintf(f->store, sizeof(f->store), "%s/.git/z4vc/store", f->dir);
-	git_libgit2_init();
-	assert_int_equal(git_repository_init(&g, f->dir, 0), 0);
-	git_repository_free(g);
-	assert_int_equal(z4vc_repo_init(&f->repo, f->dir), 0);
 	for (int s = 0; s < 4; s++)
 		assert_int_equal(commit(f, "a", 1, s, f->commits[s]), 0);
 	*state = f;
@@ -86,11 +68,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fixture *f = *state;
-	char cmd[512];
-	z4vc_repo_free(f->repo);
-	git_libgit2_shutdown();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_repo_remove(f->repo, f->dir);
 	free(f);
 	return 0;
 }
@@ -402,7 +380,7 @@ static void gc_removes_exactly_unreachable(void **state)
 	assert_int_equal(gr.dead_chunks, 0);
 	assert_true(gr.kept_bases > 0);
 	assert_int_equal(fsck(f, &r, 1), 0);
-	fill(w, N_W, 1, 3);
+	fill_bf16(w, N_W, 1, 3);
 	assert_int_equal(z4vc_read_tensor(&len, back, N_W * 2, f->repo, hex,
 	                                  "model.safetensors", "w"),
 	                 0);
@@ -523,7 +501,7 @@ static void repack_keeps_ids_and_bytes(void **state)
 	    z4vc_list(f->repo, f->commits[3], NULL, count_tensor, &c), 0);
 	assert_int_equal(c.deltas, 0);
 	for (int s = 0; s < 4; s++) {
-		fill(w, N_W, 1, s);
+		fill_bf16(w, N_W, 1, s);
 		assert_int_equal(z4vc_read_tensor(&len, back, N_W * 2, f->repo,
 		                                  f->commits[s],
 		                                  "model.safetensors", "w"),

@@ -11,24 +11,7 @@
 #include "z4_buf.h"
 #include "z4_err.h"
 #include "z4_pktline.h"
-
-typedef struct {
-	const uint8_t *p;
-	size_t len, pos, step; /* step: max bytes per read (short reads) */
-} mem_in;
-
-static ssize_t mem_read(void *ud, void *buf, size_t len)
-{
-	mem_in *m = ud;
-	size_t k = m->len - m->pos;
-	if (k > len)
-		k = len;
-	if (m->step && k > m->step)
-		k = m->step;
-	memcpy(buf, m->p + m->pos, k);
-	m->pos += k;
-	return (ssize_t)k;
-}
+#include "testutil.h"
 
 static int buf_write(void *ud, const void *p, size_t n)
 {
@@ -38,7 +21,7 @@ static int buf_write(void *ud, const void *p, size_t n)
 static z4_pkt_reader rd; /* large: not on the stack */
 static z4_pkt_writer wr;
 
-static void reader_on(mem_in *m, const void *p, size_t len, size_t step)
+static void reader_on(mem_reader *m, const void *p, size_t len, size_t step)
 {
 	m->p = p;
 	m->len = len;
@@ -67,7 +50,7 @@ static void test_data_round_trip(void **state)
 {
 	static uint8_t data[3 * Z4_PKT_DATA_MAX + 17];
 	z4_buf b;
-	mem_in m;
+	mem_reader m;
 	size_t got = 0, npkts = 0;
 	int kind;
 
@@ -103,7 +86,7 @@ static void test_data_round_trip(void **state)
 static void test_text_lines(void **state)
 {
 	static const char in[] = "0012command=clean\n" "0010pathname=a b" "0000";
-	mem_in m;
+	mem_reader m;
 	const char *line;
 	char tmp[64];
 	reader_on(&m, in, sizeof(in) - 1, 0);
@@ -132,7 +115,7 @@ static void test_split_kv_rejects(void **state)
 /* Tiny bad inputs, each named for what it breaks. */
 static void expect_corrupt(const char *in, size_t len)
 {
-	mem_in m;
+	mem_reader m;
 	int kind, rc;
 	reader_on(&m, in, len, 0);
 	do
@@ -159,7 +142,7 @@ static void test_bad_inputs(void **state)
 static void test_text_nul(void **state)
 {
 	static const char in[] = "0008a\0b\n";
-	mem_in m;
+	mem_reader m;
 	const char *line;
 	reader_on(&m, in, sizeof(in) - 1, 0);
 	assert_int_equal(z4_pkt_read_text(&rd, &line), Z4_ECORRUPT);
@@ -168,7 +151,7 @@ static void test_text_nul(void **state)
 static void test_empty_packet_and_max(void **state)
 {
 	static uint8_t big[Z4_PKT_MAX];
-	mem_in m;
+	mem_reader m;
 	int kind;
 	memcpy(big, "fff0", 4);
 	memset(big + 4, 'x', sizeof(big) - 4);
@@ -189,7 +172,7 @@ static void test_every_truncation(void **state)
 	static const char in[] = "0016git-filter-server\n000eversion=2\n0000";
 	size_t len = sizeof(in) - 1;
 	for (size_t cut = 0; cut < len; cut++) {
-		mem_in m;
+		mem_reader m;
 		int kind, rc;
 		reader_on(&m, in, cut, 0);
 		do

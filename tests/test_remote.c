@@ -24,6 +24,7 @@
 #include "z4_remote.h"
 #include "z4vc.h"
 #include "z4vc_remote.h"
+#include "testutil.h"
 
 typedef struct {
 	char dir[64];
@@ -43,9 +44,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_rmtree(f->dir);
 	free(f);
 	return 0;
 }
@@ -331,35 +330,6 @@ static void corrupt_and_truncated_pack(void **state)
 
 /* ---- push and fetch between repositories ---- */
 
-typedef struct {
-	const uint8_t *p;
-	size_t len, pos;
-} mem_reader;
-
-static ssize_t mem_read(void *ud, void *buf, size_t len)
-{
-	mem_reader *r = ud;
-	size_t n = r->len - r->pos < len ? r->len - r->pos : len;
-	memcpy(buf, r->p + r->pos, n);
-	r->pos += n;
-	return (ssize_t)n;
-}
-
-typedef struct {
-	uint8_t *p;
-	size_t len, cap;
-} mem_sink;
-
-static int mem_write(void *ud, const void *buf, size_t len)
-{
-	mem_sink *s = ud;
-	if (s->len + len > s->cap)
-		return Z4_EINVAL;
-	memcpy(s->p + s->len, buf, len);
-	s->len += len;
-	return 0;
-}
-
 static z4vc_repo *new_repo(const char *dir, const char *remote_dir)
 {
 	git_repository *g;
@@ -399,11 +369,11 @@ static void push_fetch_round_trip(void **state)
 	snprintf(b, sizeof(b), "%s/b", f->dir);
 	ra = new_repo(a, f->rem);
 	rb = new_repo(b, f->rem);
-	rd = (mem_reader){v1, len, 0};
+	rd = (mem_reader){v1, len, 0, 0};
 	assert_int_equal(
 	    z4vc_store_stream(&p1, ra, "w.bin", mem_read, &rd, NULL), 0);
 	o.base_oid = p1.oid;
-	rd = (mem_reader){v2, len, 0};
+	rd = (mem_reader){v2, len, 0, 0};
 	assert_int_equal(z4vc_store_stream(&p2, ra, "w.bin", mem_read, &rd, &o),
 	                 0);
 
