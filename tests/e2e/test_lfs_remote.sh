@@ -113,4 +113,30 @@ check "init acknowledged" test "$(sed -n 1p "$TMP/agent.out")" = "{}"
 check "missing object is an error" grep -q '"oid":"0000.*"error"' "$TMP/agent.out"
 check "bad oid is an error" grep -q '"oid":"zz".*"error"' "$TMP/agent.out"
 
+t "mixed repository: what z4vc lacks is served as git-lfs would"
+M=$TMP/mixed
+git init -q "$M"
+cd "$M"
+git lfs track '*.safetensors' >/dev/null
+cp "$CK/step-000050/model.safetensors" .
+git add -A && git commit -qm "lfs only"
+check "switch to z4vc without importing" z4vc install
+rm -f model.safetensors
+check "checkout from .git/lfs/objects" git checkout -- model.safetensors
+check "bytes from the Git LFS object" cmp model.safetensors "$CK/step-000050/model.safetensors"
+# the same with nothing local: git-lfs fetches from its own server (file://)
+MB=$TMP/mixed-bare.git
+git init -q --bare "$MB"
+git remote add origin "file://$MB"
+check "git push" git push -q --no-verify origin HEAD:main
+check "git-lfs push to its file:// server" git lfs push --all origin
+MC=$TMP/mixed-clone
+check "clone, pointers only" env GIT_LFS_SKIP_SMUDGE=1 git clone -q "file://$MB" "$MC"
+cd "$MC"
+check "clone holds a pointer" git lfs pointer --check --file=model.safetensors
+check "z4vc install in the clone" z4vc install
+rm -f model.safetensors
+check "checkout through git-lfs's server" git checkout -- model.safetensors
+check "bytes from the LFS server" cmp model.safetensors "$CK/step-000050/model.safetensors"
+
 finish
