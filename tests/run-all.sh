@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
-fuzz_secs=${1:-${Z4_FUZZ_SECONDS:-30}}
+fuzz_secs=${1:-${Z4_FUZZ_SECONDS:-60}}
 
 echo "== build + test (-Werror)"
 cmake -S . -B build/ci -DZ4_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
