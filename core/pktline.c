@@ -4,6 +4,7 @@
  * leaves the stream where git left it; the writer only emits packets of
  * 1..Z4_PKT_DATA_MAX payload bytes and flushes.
  */
+#include "z4_hex.h"
 #include "z4_pktline.h"
 
 #include <errno.h>
@@ -51,16 +52,6 @@ static int read_full(z4_pkt_reader *r, uint8_t *p, size_t n, int eof_ok)
 	return Z4_OK;
 }
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int z4_pkt_read(z4_pkt_reader *r, int *kind)
 {
@@ -77,7 +68,7 @@ int z4_pkt_read(z4_pkt_reader *r, int *kind)
 	if (rc)
 		return rc;
 	for (int i = 0; i < 4; i++) {
-		int v = hexval(hdr[i]);
+		int v = z4_hex_digit(hdr[i]);
 		if (v < 0)
 			return z4_error_set(Z4_ECORRUPT,
 					    "bad pkt-line length header '%c%c%c%c'",

@@ -23,6 +23,7 @@
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem: zstd's heap via z4_malloc */
 
+#include "z4_hex.h"
 #include "z4_delta.h"
 
 #include <assert.h>
@@ -111,16 +112,6 @@ void z4_id_hex(char out[33], const z4_id *id)
 	out[2 * Z4_ID_LEN] = '\0';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int z4_id_parse(z4_id *out, const char *hex)
 {
@@ -132,7 +123,7 @@ int z4_id_parse(z4_id *out, const char *hex)
 	/* Stops at the first non-hex char, so hex[32] is read only when the
 	 * 32 before it exist. */
 	for (int i = 0; i < 2 * Z4_ID_LEN; i++) {
-		int v = hex_value(hex[i]);
+		int v = z4_hex_digit(hex[i]);
 		if (v < 0)
 			return Z4_EINVAL;
 		if (i % 2 == 0)
