@@ -815,6 +815,40 @@ static int open_txn(z4_store *s, unsigned flags, MDB_txn **txn)
 }
 
 /*
+ * An older store opened for writing: everything it holds stays readable,
+ * but this process may now write objects an older z4vc cannot read, so the
+ * recorded format moves up first (older versions then refuse the store
+ * with a clear error instead of failing object by object).
+ */
+static int upgrade_format(z4_store *s)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k = mval(format_key, sizeof(format_key) - 1), v;
+	char fmt[16];
+	int n, rc = open_txn(s, 0, &txn);
+
+	if (rc)
+		return lmdb_error(rc, "store '%s': upgrade format: begin", s->dir);
+	{
+		unsigned f;
+		if (check_format(&f, s, txn) != Z4_OK || f >= Z4_STORE_FORMAT) {
+			mdb_txn_abort(txn); /* another process got there first */
+			return Z4_OK;
+		}
+	}
+	n = snprintf(fmt, sizeof(fmt), "%u", (unsigned)Z4_STORE_FORMAT);
+	v = mval(fmt, (size_t)n);
+	rc = mdb_put(txn, s->dbi[Z4_DB_META], &k, &v, 0);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return lmdb_error(rc, "store '%s': upgrade format", s->dir);
+	}
+	rc = mdb_txn_commit(txn);
+	return rc ? lmdb_error(rc, "store '%s': upgrade format: commit", s->dir)
+		  : Z4_OK;
+}
+
+/*
  * Open the four databases. Reads first, so that opening an existing store
  * never waits for another process's writer; only a new store takes a write
  * txn to create them and record the format.
@@ -842,11 +876,16 @@ static int open_dbs(z4_store *s)
 		}
 	}
 	if (missing == 0) {
-		if ((rc = check_format(NULL, s, txn)) != Z4_OK)
+		unsigned f;
+		if ((rc = check_format(&f, s, txn)) != Z4_OK)
 			goto fail;
 		rc = mdb_txn_commit(txn); /* keeps the dbi handles */
 		txn = NULL;
-		return rc ? lmdb_error(rc, "open store '%s'", s->dir) : Z4_OK;
+		if (rc)
+			return lmdb_error(rc, "open store '%s'", s->dir);
+		if (f < Z4_STORE_FORMAT && !(s->flags & Z4_STORE_READONLY))
+			return upgrade_format(s);
+		return Z4_OK;
 	}
 	mdb_txn_abort(txn);
 	txn = NULL;

@@ -29,7 +29,10 @@
 
 #include "z4_err.h"
 
-#define Z4_STORE_FORMAT 1 /* meta "format": bumped on incompatible change */
+/* Store format, meta "format". 2: chunks may use chunk format 2 (rANS);
+ * a format-1 store is upgraded in place when opened for writing (its
+ * chunks still decode), so older z4vc versions refuse it cleanly. */
+#define Z4_STORE_FORMAT 2
 
 typedef enum {
 	Z4_DB_CHUNKS = 0,

@@ -347,20 +347,40 @@ static void test_format_newer_unsupported(void **state)
 	z4_store *s = open_ok(f->path, Z4_STORE_CREATE, 0);
 	z4_store_stat st;
 
-	assert_int_equal(hass(s, Z4_DB_META, "format", "1"), 1);
+	assert_int_equal(hass(s, Z4_DB_META, "format", "2"), 1);
 	assert_int_equal(z4_objects_stat(&st, s), Z4_OK);
 	assert_int_equal(st.format, Z4_STORE_FORMAT);
 	z4_objects_free(s);
 
-	set_meta_format(f->path, "2");
+	set_meta_format(f->path, "3");
 	s = NULL;
 	assert_int_equal(z4_objects_open(&s, f->path, 0), Z4_EUNSUPPORTED);
 	assert_null(s);
-	assert_non_null(strstr(z4_error_last(), "format 2"));
+	assert_non_null(strstr(z4_error_last(), "format 3"));
 	assert_int_equal(z4_objects_open(&s, f->path, Z4_STORE_READONLY),
 			 Z4_EUNSUPPORTED);
 	assert_int_equal(z4_objects_open(&s, f->path, Z4_STORE_CREATE),
 			 Z4_EUNSUPPORTED);
+}
+
+/* A format-1 store (chunk format 1 only) opens read-only as it is and is
+ * upgraded in place when opened for writing. */
+static void test_format_upgrade(void **state)
+{
+	fixture *f = *state;
+	z4_store *s = open_ok(f->path, Z4_STORE_CREATE, 0);
+	z4_store_stat st;
+
+	z4_objects_free(s);
+	set_meta_format(f->path, "1");
+	s = open_ok(f->path, Z4_STORE_READONLY, 0);
+	assert_int_equal(z4_objects_stat(&st, s), Z4_OK);
+	assert_int_equal(st.format, 1);
+	z4_objects_free(s);
+	s = open_ok(f->path, 0, 0);
+	assert_int_equal(z4_objects_stat(&st, s), Z4_OK);
+	assert_int_equal(st.format, Z4_STORE_FORMAT);
+	z4_objects_free(s);
 }
 
 static void test_format_garbled_corrupt(void **state)
@@ -1160,6 +1180,7 @@ int main(void)
 		T(test_not_lmdb_is_corrupt),
 		T(test_uninitialised_and_partial_store),
 		T(test_format_newer_unsupported),
+		T(test_format_upgrade),
 		T(test_format_garbled_corrupt),
 		T(test_open_oom),
 		T(test_roundtrip_each_db),
