@@ -22,7 +22,7 @@ static void overview(FILE *out)
 		     "z4vc %s: version control for model weights\n\ncommands:\n",
 		Z4VC_VERSION);
 	for (size_t i = 0; i < NCMDS; i++)
-		fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+		fprintf(out, "  %-15s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(out, "\n'z4vc help <command>' or 'z4vc <command> --help' for details.\n");
 }
 
