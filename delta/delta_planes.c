@@ -415,6 +415,8 @@ void z4_delta_planes_split_rot(uint8_t *const planes[], const uint8_t *src,
 			       const uint8_t *base, size_t n_elems,
 			       unsigned elem_size)
 {
+	/* Each branch passes the XOR flag as a constant so the compiler
+	 * emits one tight loop with and one without the base. */
 	switch (elem_size) {
 	case 2:
 		if (base)

@@ -407,18 +407,42 @@ static void test_chunk_dtypes_roundtrip(void **state)
 	z4_delta_ctx_free(ctx);
 }
 
+/*
+ * Encode src (2-byte elements) as a delta against base, check that plane
+ * `plane` was coded with `codec` and that it decodes back to src. Returns
+ * the encoding (caller frees), its length and header.
+ */
+static uint8_t *delta_with_codec(size_t *elen, z4_delta_info *info,
+				 z4_delta_ctx *ctx, const uint8_t *base,
+				 const uint8_t *src, size_t len, unsigned plane,
+				 uint8_t codec)
+{
+	size_t cap = z4_delta_bound(len, 2);
+	uint8_t *e = xmalloc(cap), *out = xmalloc(len);
+	z4_id bid;
+	z4_delta_params par = {.elem_size = 2, .base = base, .base_id = &bid};
+
+	z4_delta_id(&bid, base, len);
+	assert_int_equal(z4_delta_encode(elen, info, e, cap, ctx, src, len, &par),
+			 Z4_OK);
+	assert_int_equal(info->is_delta, 1);
+	/* plane codec bytes: 5 per plane, ending the header */
+	assert_int_equal(e[info->header_len - 5 * (2 - plane)], codec);
+	assert_int_equal(z4_delta_decode(out, len, ctx, e, *elen, base), Z4_OK);
+	assert_memory_equal(out, src, len);
+	free(out);
+	return e;
+}
+
 /* A delta whose exponent plane is coded with the parent as context. */
 static void test_parent_context_plane(void **state)
 {
 	const size_t n = 1 << 16, len = 2 * n;
 	z4_delta_ctx *ctx = z4_delta_ctx_new();
-	uint8_t *base = xmalloc(len), *src = xmalloc(len), *out = xmalloc(len);
-	size_t cap = z4_delta_bound(len, 2), elen;
-	uint8_t *e = xmalloc(cap);
+	uint8_t *base = xmalloc(len), *src = xmalloc(len), *e;
+	size_t elen;
 	uint64_t s = 3;
-	z4_id bid;
 	z4_delta_info info;
-	z4_delta_params par = {.elem_size = 2, .base = base, .base_id = &bid};
 	(void)state;
 	assert_non_null(ctx);
 	/* High bytes: a new value that is a function of the parent's, with
@@ -430,17 +454,9 @@ static void test_parent_context_plane(void **state)
 		src[2 * i + 1] = (uint8_t)((hb * 37 + 11) ^
 					   ((rng_next(&s) & 63) == 0));
 	}
-	z4_delta_id(&bid, base, len);
-	assert_int_equal(z4_delta_encode(&elen, &info, e, cap, ctx, src, len,
-					 &par),
-			 Z4_OK);
-	assert_int_equal(info.is_delta, 1);
-	assert_int_equal(e[info.header_len - 5], 4); /* plane 1: parent ctx */
-	assert_int_equal(z4_delta_decode(out, len, ctx, e, elen, base), Z4_OK);
-	assert_memory_equal(out, src, len);
+	e = delta_with_codec(&elen, &info, ctx, base, src, len, 1, 4); /* parent ctx */
 	free(base);
 	free(src);
-	free(out);
 	free(e);
 	z4_delta_ctx_free(ctx);
 }
@@ -451,13 +467,10 @@ static void test_mix_context_plane(void **state)
 {
 	const size_t n = 1 << 17, len = 2 * n;
 	z4_delta_ctx *ctx = z4_delta_ctx_new();
-	uint8_t *base = xmalloc(len), *src = xmalloc(len), *out = xmalloc(len);
-	size_t cap = z4_delta_bound(len, 2), elen;
-	uint8_t *e = xmalloc(cap);
+	uint8_t *base = xmalloc(len), *src = xmalloc(len), *out = xmalloc(len), *e;
+	size_t elen;
 	uint64_t s = 9;
-	z4_id bid;
 	z4_delta_info info;
-	z4_delta_params par = {.elem_size = 2, .base = base, .base_id = &bid};
 	(void)state;
 	assert_non_null(ctx);
 	for (size_t i = 0; i < n; i++) {
@@ -471,14 +484,7 @@ static void test_mix_context_plane(void **state)
 		src[2 * i] = (uint8_t)(base[2 * i] ^ (moved ? (r >> 40) : noise));
 		src[2 * i + 1] = (uint8_t)(hb ^ moved);
 	}
-	z4_delta_id(&bid, base, len);
-	assert_int_equal(z4_delta_encode(&elen, &info, e, cap, ctx, src, len,
-					 &par),
-			 Z4_OK);
-	assert_int_equal(info.is_delta, 1);
-	assert_int_equal(e[info.header_len - 10], 5); /* plane 0: mix */
-	assert_int_equal(z4_delta_decode(out, len, ctx, e, elen, base), Z4_OK);
-	assert_memory_equal(out, src, len);
+	e = delta_with_codec(&elen, &info, ctx, base, src, len, 0, 5); /* mix */
 	memcpy(out, base, len); /* in place */
 	assert_int_equal(z4_delta_decode(out, len, ctx, e, elen, out), Z4_OK);
 	assert_memory_equal(out, src, len);
