@@ -1,9 +1,12 @@
 /*
  * delta.c - the chunk codec: header, per-plane coding (raw, zstd, rANS
- * order-0 / order-1 / parent context), the delta-or-keyframe choice and the
- * validating decoder. docs/format.md section 2 has the byte tables.
+ * order-0 / order-1 / parent context), the delta-or-keyframe choice, the
+ * group-scale keyframe (delta_group.h) and the validating decoder.
+ * docs/format.md section 2 has the byte tables.
  *
- * Encoded chunk, format 2 (written) and 1 (still decoded):
+ * Encoded chunk, format 2 (written), 3 (written for the group transform:
+ * its own descriptor and stream table after the transform byte, see
+ * parse_xform()) and 1 (still decoded):
  *
  *   fixed header   32 bytes: "Z4C", version, flags, elem_size, depth u16,
  *                  decoded_len u64, id (XXH3-128 of the decoded bytes)
@@ -32,6 +35,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "delta_group.h"
 #include "delta_planes.h"
 #include "rans.h"
 #include "z4_alloc.h"
@@ -50,7 +54,11 @@
 #define HDR_BASE Z4_ID_LEN
 #define HDR_XFORM 1 /* format 2: the transform byte */
 #define HDR_PLANE 5 /* codec u8 + stored_len u32 */
+#define HDR_GROUP 6 /* format 3, XFORM_GROUP: kind u8, log2g u8, n_exc u32 */
 #define HDR_MAX (HDR_FIXED + HDR_BASE + HDR_XFORM + HDR_PLANE * 8)
+/* XFORM_GROUP streams: indices, 4 scale planes, elem_size exception planes */
+#define GROUP_STREAMS(e) (5 + (e))
+#define MAX_STREAMS GROUP_STREAMS(4)
 
 #define FLAG_DELTA 0x01u
 
@@ -65,7 +73,8 @@
 
 #define XFORM_PLANES 0
 #define XFORM_ROT 1 /* words rotated left one bit before the split */
-#define XFORM_COUNT 2
+#define XFORM_GROUP 2 /* format 3: group scales + indices (delta_group.h) */
+#define XFORM_COUNT 3
 
 #define ZSTD_LEVEL_DEFAULT 1 /* measured: on byte planes level 1 is faster and smaller than 3 */
 /* Shorter planes are stored raw: a zstd frame costs ~10 bytes of overhead,
@@ -89,6 +98,9 @@ struct z4_delta_ctx {
 	/* Encode: a second candidate for one plane. */
 	uint8_t *kf;
 	size_t kf_cap;
+	/* Encode: the group-scale candidate's streams (plan_group). */
+	uint8_t *grp;
+	size_t grp_cap;
 };
 
 /* ---- ids ---- */
@@ -233,6 +245,7 @@ void z4_delta_ctx_free(z4_delta_ctx *ctx)
 	z4_rans_work_free(ctx->rw);
 	z4_free(ctx->planes);
 	z4_free(ctx->kf);
+	z4_free(ctx->grp);
 	z4_free(ctx);
 }
 
@@ -274,14 +287,65 @@ static size_t header_len_v(unsigned version, unsigned elem_size, int is_delta)
 
 static size_t header_len(unsigned elem_size, int is_delta)
 {
-	return header_len_v(Z4_DELTA_FORMAT, elem_size, is_delta);
+	return header_len_v(2, elem_size, is_delta);
 }
 
+static size_t group_header_len(unsigned elem_size)
+{
+	return HDR_FIXED + HDR_XFORM + HDR_GROUP +
+	       HDR_PLANE * GROUP_STREAMS(elem_size);
+}
+
+/* What follows the fixed header: the transform and one entry per stored
+ * stream with its decoded length (a plane: m bytes; XFORM_GROUP: see
+ * GROUP_STREAMS). */
 typedef struct {
-	unsigned xform;
-	uint8_t codec[8];
-	uint32_t stored[8];
+	unsigned xform, n;
+	unsigned kind, log2g; /* XFORM_GROUP */
+	size_t n_exc;
+	uint8_t codec[MAX_STREAMS];
+	uint32_t stored[MAX_STREAMS];
+	size_t len[MAX_STREAMS];
 } plane_table;
+
+static size_t group_count(size_t m, unsigned log2g)
+{
+	return (m + ((size_t)1 << log2g) - 1) >> log2g;
+}
+
+/* The transform byte and, for XFORM_GROUP, its descriptor at enc[*pos]. */
+static int parse_xform(plane_table *tab, size_t *pos, const uint8_t *enc,
+		       size_t enc_len, const z4_delta_info *info, size_t m)
+{
+	unsigned e = info->elem_size;
+
+	if (enc_len < *pos + HDR_XFORM)
+		return Z4_ECORRUPT;
+	tab->xform = enc[(*pos)++];
+	/* Format 3 is exactly the group transform, which format 2 lacks. */
+	if (tab->xform >= XFORM_COUNT ||
+	    (tab->xform == XFORM_GROUP) != (info->version >= 3) ||
+	    (tab->xform == XFORM_ROT && e == 1))
+		return Z4_ECORRUPT;
+	if (tab->xform != XFORM_GROUP)
+		return Z4_OK;
+	if (info->is_delta || enc_len < *pos + HDR_GROUP)
+		return Z4_ECORRUPT;
+	tab->kind = enc[*pos];
+	tab->log2g = enc[*pos + 1];
+	tab->n_exc = z4_le32(enc + *pos + 2);
+	*pos += HDR_GROUP;
+	if (tab->kind >= Z4_GROUP_KINDS || z4_group_elem_size(tab->kind) != e ||
+	    tab->log2g < Z4_GROUP_LOG2_MIN || tab->log2g > Z4_GROUP_LOG2_MAX ||
+	    tab->n_exc > m)
+		return Z4_ECORRUPT;
+	tab->n = GROUP_STREAMS(e);
+	for (unsigned k = 1; k < 5; k++)
+		tab->len[k] = group_count(m, tab->log2g);
+	for (unsigned k = 5; k < tab->n; k++)
+		tab->len[k] = tab->n_exc;
+	return Z4_OK;
+}
 
 /* Validates everything but the payload contents; see the file comment. */
 static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
@@ -291,7 +355,7 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	const uint8_t *t;
 	uint64_t len, total = 0;
 	unsigned flags, e, depth, version, n_codecs;
-	size_t m;
+	size_t m, pos;
 
 	memset(&info, 0, sizeof(info));
 	memset(tab, 0, sizeof(*tab));
@@ -313,12 +377,14 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 		return Z4_ETOOBIG;
 	if (len % e)
 		return Z4_ECORRUPT;
+	info.version = version;
+	info.elem_size = e;
 	info.is_delta = (flags & FLAG_DELTA) != 0;
 	if (info.is_delta ? (depth == 0 || depth > Z4_DELTA_DEPTH_MAX)
 			  : depth != 0)
 		return Z4_ECORRUPT;
-	info.header_len = header_len_v(version, e, info.is_delta);
-	if (enc_len < info.header_len)
+	pos = HDR_FIXED + (info.is_delta ? HDR_BASE : 0);
+	if (enc_len < pos)
 		return Z4_ECORRUPT;
 	memcpy(info.id.b, enc + OFF_ID, Z4_ID_LEN);
 	if (info.is_delta) {
@@ -327,23 +393,27 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 		if (id_equal(&info.id, &info.base))
 			return Z4_ECORRUPT;
 	}
-	t = enc + info.header_len - HDR_PLANE * e;
-	if (version >= 2) {
-		tab->xform = t[-1];
-		if (tab->xform >= XFORM_COUNT ||
-		    (tab->xform == XFORM_ROT && e == 1))
-			return Z4_ECORRUPT;
-	}
-	n_codecs = version >= 2 ? CODEC_COUNT_V2 : CODEC_COUNT_V1;
 	m = (size_t)len / e;
-	for (unsigned k = 0; k < e; k++, t += HDR_PLANE) {
+	tab->xform = XFORM_PLANES;
+	tab->n = e;
+	for (unsigned k = 0; k < MAX_STREAMS; k++)
+		tab->len[k] = m;
+	if (version >= 2)
+		Z4_TRY(parse_xform(tab, &pos, enc, enc_len, &info, m));
+	info.header_len = pos + HDR_PLANE * tab->n;
+	if (enc_len < info.header_len)
+		return Z4_ECORRUPT;
+	t = enc + pos;
+	n_codecs = version >= 2 ? CODEC_COUNT_V2 : CODEC_COUNT_V1;
+	for (unsigned k = 0; k < tab->n; k++, t += HDR_PLANE) {
 		uint32_t s = z4_le32(t + 1);
 		if (t[0] >= n_codecs ||
 		    ((t[0] == CODEC_RANSP || t[0] == CODEC_RANSX) &&
 		     !info.is_delta) ||
 		    (t[0] == CODEC_RANSX && k == e - 1))
 			return Z4_ECORRUPT;
-		if (t[0] == CODEC_RAW ? s != m : (s == 0 || s >= m))
+		if (t[0] == CODEC_RAW ? s != tab->len[k]
+				      : (s == 0 || s >= tab->len[k]))
 			return Z4_ECORRUPT;
 		tab->codec[k] = t[0];
 		tab->stored[k] = s;
@@ -351,8 +421,6 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	}
 	if (total != enc_len - info.header_len)
 		return Z4_ECORRUPT;
-	info.version = version;
-	info.elem_size = e;
 	info.depth = depth;
 	info.decoded_len = (size_t)len;
 	*out = info;
@@ -367,21 +435,27 @@ int z4_delta_info_read(z4_delta_info *out, const uint8_t *enc, size_t enc_len)
 	return parse(out, &tab, enc, enc_len);
 }
 
-static void put_header(uint8_t *out, unsigned elem_size, unsigned depth,
-		       size_t len, const z4_id *id, const z4_id *base_id,
-		       unsigned xform)
+/* The fixed header, base id and transform byte; returns where the stream
+ * table starts. Format 2, or 3 for XFORM_GROUP. */
+static size_t put_header(uint8_t *out, unsigned elem_size, unsigned depth,
+			 size_t len, const z4_id *id, const z4_id *base_id,
+			 unsigned xform)
 {
+	size_t pos = HDR_FIXED;
+
 	memcpy(out, MAGIC, MAGIC_LEN);
-	out[OFF_VERSION] = Z4_DELTA_FORMAT;
+	out[OFF_VERSION] = xform == XFORM_GROUP ? 3 : 2;
 	out[OFF_FLAGS] = base_id ? FLAG_DELTA : 0;
 	out[OFF_ELEM] = (uint8_t)elem_size;
 	z4_put16(out + OFF_DEPTH, (uint16_t)depth);
 	z4_put64(out + OFF_LEN, len);
 	memcpy(out + OFF_ID, id->b, Z4_ID_LEN);
-	if (base_id)
-		memcpy(out + HDR_FIXED, base_id->b, Z4_ID_LEN);
-	out[header_len(elem_size, base_id != NULL) - HDR_PLANE * elem_size -
-	    1] = (uint8_t)xform;
+	if (base_id) {
+		memcpy(out + pos, base_id->b, Z4_ID_LEN);
+		pos += HDR_BASE;
+	}
+	out[pos++] = (uint8_t)xform;
+	return pos;
 }
 
 /* ---- encode ---- */
@@ -541,25 +615,24 @@ static int put_plane(uint8_t *codec, size_t *stored, uint8_t *out,
 	return Z4_OK;
 }
 
-/* Fill the plane table and payloads after a header of hlen bytes already
- * at out; OVER if the whole encoding would exceed budget bytes. */
-static int put_planes(size_t *out_len, uint8_t *out, size_t hlen,
+/* Fill the stream table at out + pos (n entries) and the payloads after
+ * it; OVER if the whole encoding would exceed budget bytes. */
+static int put_planes(size_t *out_len, uint8_t *out, size_t pos, unsigned n,
 		      size_t budget, z4_delta_ctx *ctx,
-		      const uint8_t *const planes[],
+		      const uint8_t *const planes[], const size_t lens[],
 		      const uint8_t *const sides[], const uint8_t *mix,
-		      const plane_plan *plan, size_t m, unsigned elem_size,
-		      int zstd)
+		      const plane_plan *plan, int zstd)
 {
-	uint8_t *t = out + hlen - HDR_PLANE * elem_size;
-	size_t pos = hlen;
+	uint8_t *t = out + pos;
 
-	if (hlen > budget)
+	pos += HDR_PLANE * n;
+	if (pos > budget)
 		return OVER;
-	for (unsigned k = 0; k < elem_size; k++, t += HDR_PLANE) {
+	for (unsigned k = 0; k < n; k++, t += HDR_PLANE) {
 		uint8_t codec;
 		size_t stored;
 		int rc = put_plane(&codec, &stored, out + pos, budget - pos,
-				   ctx, planes[k], m,
+				   ctx, planes[k], lens[k],
 				   plan[k].codec == CODEC_RANSP   ? sides[k]
 				   : plan[k].codec == CODEC_RANSX ? mix
 								   : NULL,
@@ -607,6 +680,91 @@ static void split_into(const uint8_t *planes[8], uint8_t *dst,
 		z4_delta_planes_split(p, buf, NULL, m, e);
 }
 
+/* The group-scale candidate of a keyframe: its streams (in ctx->grp),
+ * their plans and the estimated total. log2g == 0: no candidate. */
+typedef struct {
+	unsigned kind, log2g;
+	size_t n_exc, est;
+	const uint8_t *streams[MAX_STREAMS];
+	size_t lens[MAX_STREAMS];
+	plane_plan plan[MAX_STREAMS];
+} group_plan;
+
+static unsigned group_kind(unsigned dt, unsigned e)
+{
+	if (dt == Z4_DELTA_DT_BF16 && e == 2)
+		return Z4_GROUP_BF16;
+	if (dt == Z4_DELTA_DT_F16 && e == 2)
+		return Z4_GROUP_F16;
+	if (dt == Z4_DELTA_DT_F32 && e == 4)
+		return Z4_GROUP_F32;
+	return Z4_GROUP_KINDS;
+}
+
+static int plan_group(group_plan *g, z4_delta_ctx *ctx, const uint8_t *src,
+		      size_t m, unsigned e, unsigned dt)
+{
+	const uint8_t *sp[8], *xp[8];
+	uint32_t *scales;
+	uint8_t *p;
+	size_t ng;
+
+	memset(g, 0, sizeof(*g));
+	g->kind = group_kind(dt, e);
+	if (g->kind == Z4_GROUP_KINDS)
+		return Z4_OK;
+	g->log2g = z4_group_choose(src, m, g->kind);
+	if (!g->log2g)
+		return Z4_OK;
+	ng = group_count(m, g->log2g);
+	/* scales | their 4 planes | indices | exceptions | their planes */
+	Z4_TRY(scratch(&ctx->grp, &ctx->grp_cap, 8 * ng + m + 2 * m * e));
+	scales = (uint32_t *)(void *)ctx->grp;
+	p = ctx->grp + 8 * ng;
+	g->n_exc = z4_group_fit(p, scales, p + m, src, m, g->kind, g->log2g);
+	for (size_t k = 0; k < ng; k++) {
+		uint32_t v = scales[k];
+		z4_put32(ctx->grp + 4 * k, v);
+	}
+	split_into(sp, ctx->grp + 4 * ng, ctx->grp, ng, 4, XFORM_ROT);
+	split_into(xp, p + m + m * e, p + m, g->n_exc, e, pick_xform(dt, e));
+	g->streams[0] = p;
+	g->lens[0] = m;
+	for (unsigned k = 0; k < 4; k++) {
+		g->streams[1 + k] = sp[k];
+		g->lens[1 + k] = ng;
+	}
+	for (unsigned k = 0; k < e; k++) {
+		g->streams[5 + k] = xp[k];
+		g->lens[5 + k] = g->n_exc;
+	}
+	g->est = group_header_len(e);
+	for (unsigned k = 0; k < GROUP_STREAMS(e); k++) {
+		g->plan[k] = plan_plane(ctx->rw, g->streams[k], g->lens[k],
+					NULL, NULL);
+		g->est += g->plan[k].est;
+	}
+	return Z4_OK;
+}
+
+/* Write the group candidate as a keyframe; OVER when it would not beat a
+ * raw keyframe. */
+static int put_group(size_t *out_len, uint8_t *dst, z4_delta_ctx *ctx,
+		     const group_plan *g, size_t src_len, unsigned e,
+		     const z4_id *id)
+{
+	const uint8_t *no_sides[MAX_STREAMS] = {NULL};
+	size_t pos = put_header(dst, e, 0, src_len, id, NULL, XFORM_GROUP);
+
+	dst[pos] = (uint8_t)g->kind;
+	dst[pos + 1] = (uint8_t)g->log2g;
+	z4_put32(dst + pos + 2, (uint32_t)g->n_exc);
+	pos += HDR_GROUP;
+	return put_planes(out_len, dst, pos, GROUP_STREAMS(e),
+			  header_len(e, 0) + src_len, ctx, g->streams, g->lens,
+			  no_sides, NULL, g->plan, 0);
+}
+
 int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		    size_t dst_cap, z4_delta_ctx *ctx, const uint8_t *src,
 		    size_t src_len, const z4_delta_params *params)
@@ -614,13 +772,14 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	const uint8_t *sp[8], *bp[8] = {NULL}, *xp[8] = {NULL};
 	const uint8_t *const *use;
 	plane_plan kplan[8], dplan[8];
+	group_plan grp;
 	const uint8_t *mix = NULL;
 	const uint8_t *base;
 	const z4_id *base_id;
 	unsigned e, depth, xform, dt;
-	size_t m, len;
+	size_t m, len = 0, kest, lens[8];
 	z4_id id;
-	int level, rc, zstd;
+	int level, rc = OVER, zstd;
 
 	if (out_len)
 		*out_len = 0;
@@ -646,6 +805,8 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	xform = pick_xform(dt, e);
 
 	m = src_len / e;
+	for (unsigned k = 0; k < e; k++)
+		lens[k] = m;
 	z4_delta_id(&id, src, src_len);
 	base = params->base;
 	base_id = params->base_id;
@@ -661,14 +822,23 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	Z4_TRY(scratch(&ctx->kf, &ctx->kf_cap, m));
 
 	split_into(sp, ctx->planes, src, m, e, xform);
-	for (unsigned k = 0; k < e; k++)
+	kest = header_len(e, 0);
+	for (unsigned k = 0; k < e; k++) {
 		kplan[k] = plan_plane(ctx->rw, sp[k], m, NULL, NULL);
+		kest += kplan[k].est;
+	}
+	/* Dequantized weights: scales and small integers, if smaller. */
+	Z4_TRY(plan_group(&grp, ctx, src, m, e, dt));
+	if (grp.log2g && grp.est < kest)
+		kest = grp.est;
+	else
+		grp.log2g = 0;
 	use = sp;
 	if (base) {
 		/* The delta's planes: XOR with the base's, which are also the
 		 * parent context. Kept when estimated clearly smaller (< 15/16)
 		 * than the keyframe. */
-		size_t kest = header_len(e, 0), dest = header_len(e, 1);
+		size_t dest = header_len(e, 1);
 		uint8_t *x = ctx->planes + 2 * src_len;
 		split_into(bp, ctx->planes + src_len, base, m, e, xform);
 		for (unsigned k = 0; k < e; k++) {
@@ -683,12 +853,12 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		for (unsigned k = 0; k < e; k++) {
 			dplan[k] = plan_plane(ctx->rw, xp[k], m, bp[k],
 					      k < e - 1 ? mix : NULL);
-			kest += kplan[k].est;
 			dest += dplan[k].est;
 		}
 		if (16 * dest < 15 * kest) {
 			use = xp;
 			memcpy(kplan, dplan, sizeof(kplan));
+			grp.log2g = 0;
 		} else {
 			base = NULL;
 			base_id = NULL;
@@ -696,25 +866,22 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	}
 
 	depth = base ? params->base_depth + 1 : 0;
-	put_header(dst, e, depth, src_len, &id, base_id, xform);
-	rc = put_planes(&len, dst, header_len(e, base != NULL), dst_cap, ctx,
-			use, bp, mix, kplan, m, e, zstd);
-	assert(rc != OVER);
+	if (grp.log2g)
+		rc = put_group(&len, dst, ctx, &grp, src_len, e, &id);
+	if (rc == OVER) {
+		size_t pos = put_header(dst, e, depth, src_len, &id, base_id,
+					xform);
+		grp.log2g = 0;
+		rc = put_planes(&len, dst, pos, e, dst_cap, ctx, use, lens, bp,
+				mix, kplan, zstd);
+		assert(rc != OVER);
+	}
 	if (rc != Z4_OK)
 		return rc;
 
 	*out_len = len;
-	if (out_info) {
-		out_info->version = Z4_DELTA_FORMAT;
-		out_info->elem_size = e;
-		out_info->depth = depth;
-		out_info->is_delta = base_id != NULL;
-		out_info->decoded_len = src_len;
-		out_info->id = id;
-		if (base_id)
-			out_info->base = *base_id;
-		out_info->header_len = header_len(e, base_id != NULL);
-	}
+	if (out_info)
+		Z4_TRY(z4_delta_info_read(out_info, dst, len));
 	return Z4_OK;
 }
 
@@ -753,6 +920,47 @@ static int decode_plane(uint8_t *out, size_t m, z4_delta_ctx *ctx,
 			      side);
 }
 
+/* An XFORM_GROUP keyframe: decode the streams into scratch, rebuild. */
+static int decode_group(uint8_t *dst, size_t m, unsigned e, z4_delta_ctx *ctx,
+			const plane_table *tab, const uint8_t *payload)
+{
+	const uint8_t *streams[MAX_STREAMS];
+	size_t ng = tab->len[1], need = 4 * ng, n_exc = tab->n_exc;
+	uint8_t *p, *exc;
+	uint32_t *scales;
+
+	for (unsigned k = 0; k < tab->n; k++)
+		need += tab->codec[k] != CODEC_RAW ? tab->len[k] : 0;
+	Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap, need + n_exc * e));
+	scales = (uint32_t *)(void *)ctx->planes;
+	p = ctx->planes + 4 * ng;
+	for (unsigned k = 0; k < tab->n; k++) {
+		if (tab->codec[k] == CODEC_RAW) {
+			streams[k] = payload;
+		} else {
+			Z4_TRY(decode_plane(p, tab->len[k], ctx, tab->codec[k],
+					    payload, tab->stored[k], NULL));
+			streams[k] = p;
+			p += tab->len[k];
+		}
+		payload += tab->stored[k];
+	}
+	if (ng)
+		z4_delta_planes_merge_rot(ctx->planes, streams + 1, NULL, ng, 4,
+					  Z4_MERGE_SET);
+	for (size_t k = 0; k < ng; k++)
+		scales[k] = z4_le32(ctx->planes + 4 * k);
+	exc = p;
+	if (n_exc && tab->kind == Z4_GROUP_F16)
+		z4_delta_planes_merge(exc, streams + 5, NULL, n_exc, e,
+				      Z4_MERGE_SET);
+	else if (n_exc)
+		z4_delta_planes_merge_rot(exc, streams + 5, NULL, n_exc, e,
+					  Z4_MERGE_SET);
+	return z4_group_expand(dst, streams[0], scales, exc, n_exc, m,
+			       tab->kind, tab->log2g);
+}
+
 int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 		    const uint8_t *enc, size_t enc_len, const uint8_t *base)
 {
@@ -787,7 +995,9 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 			     : Z4_MERGE_XOR;
 
 	payload = enc + info.header_len;
-	if (e == 1 && tab.codec[0] != CODEC_RAW && tab.codec[0] != CODEC_RANSP &&
+	if (tab.xform == XFORM_GROUP) {
+		Z4_TRY(decode_group(dst, m, e, ctx, &tab, payload));
+	} else if (e == 1 && tab.codec[0] != CODEC_RAW && tab.codec[0] != CODEC_RANSP &&
 	    mode != Z4_MERGE_XOR_INTO) {
 		/* Straight into dst, then XOR in place: no scratch. */
 		Z4_TRY(decode_plane(dst, m, ctx, tab.codec[0], payload,

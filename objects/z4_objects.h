@@ -30,9 +30,10 @@
 #include "z4_err.h"
 
 /* Store format, meta "format". 2: chunks may use chunk format 2 (rANS);
- * a format-1 store is upgraded in place when opened for writing (its
+ * 3: also chunk format 3 (group scales). An older store
+ * is upgraded in place when opened for writing (its
  * chunks still decode), so older z4vc versions refuse it cleanly. */
-#define Z4_STORE_FORMAT 2
+#define Z4_STORE_FORMAT 3
 
 typedef enum {
 	Z4_DB_CHUNKS = 0,
