@@ -201,15 +201,29 @@ void cli_progress_end(cli_progress *p)
 		fprintf(stderr, "\r\033[K");
 }
 
+/* What the library repaired on its own (a stale lock a killed process
+ * left), as "z4vc: <line>" on stderr, clear of a progress bar. */
+static void cli_notice(void *ud, const char *line)
+{
+	(void)ud;
+	fprintf(stderr, "%sz4vc: %s\n", isatty(2) ? "\r\033[K" : "", line);
+}
+
 int cli_open_repo(z4vc_repo **out)
 {
-	return z4vc_repo_open(out, cli_chdir);
+	int rc = z4vc_repo_open(out, cli_chdir);
+	if (rc == 0)
+		z4vc_repo_set_notice(*out, cli_notice, NULL);
+	return rc;
 }
 
 int cli_open_filter_repo(z4vc_repo **out)
 {
 	const char *gd = getenv("GIT_DIR");
-	return z4vc_repo_init(out, gd && *gd ? gd : cli_chdir);
+	int rc = z4vc_repo_init(out, gd && *gd ? gd : cli_chdir);
+	if (rc == 0)
+		z4vc_repo_set_notice(*out, cli_notice, NULL);
+	return rc;
 }
 
 ssize_t cli_read_stdin(void *ud, void *buf, size_t len)

@@ -6,7 +6,8 @@
  * redirect a write), files are written under temporary names and renamed
  * into place only when every file of the checkout is complete and has
  * matched its SHA-256 (pointer files) or git id (plain blobs). On any error
- * the temporaries are removed and the target keeps what it held.
+ * the temporaries are removed and the target keeps what it held; those of
+ * a killed checkout are removed by the next one into the same target.
  */
 #include "repo_internal.h"
 
@@ -18,6 +19,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -208,9 +210,10 @@ static int check_unique(const co *c)
 	return rc;
 }
 
-/* Open (creating as needed) the directory of `path` under root, never
- * following a symlink. Returns a descriptor or a negative code. */
-static int open_parent_dir(int rootfd, const char *path)
+/* Open (creating as needed, if `create`) the directory of `path` under
+ * root, never following a symlink. Returns a descriptor or a negative
+ * code. */
+static int open_parent_dir(int rootfd, const char *path, int create)
 {
 	char comp[4096];
 	const char *p = path, *slash;
@@ -223,7 +226,7 @@ static int open_parent_dir(int rootfd, const char *path)
 		int next;
 		memcpy(comp, p, n);
 		comp[n] = '\0';
-		if (mkdirat(fd, comp, 0777) != 0 && errno != EEXIST) {
+		if (create && mkdirat(fd, comp, 0777) != 0 && errno != EEXIST) {
 			int e = errno;
 			close(fd);
 			return z4_error_set(e == ENOSPC ? Z4_EFULL : Z4_EIO,
@@ -365,7 +368,7 @@ static int run_job(co *c, int rootfd, job *j, unsigned serial)
 		z4_error_wrap(rc, "'%s'", j->path);
 		goto done;
 	}
-	if ((j->dirfd = open_parent_dir(rootfd, j->path)) < 0) {
+	if ((j->dirfd = open_parent_dir(rootfd, j->path, 1)) < 0) {
 		rc = j->dirfd;
 		goto done;
 	}
@@ -403,7 +406,7 @@ static int reopen_dir(int rootfd, job *j)
 {
 	if (j->dirfd >= 0)
 		return Z4_OK;
-	j->dirfd = open_parent_dir(rootfd, j->path);
+	j->dirfd = open_parent_dir(rootfd, j->path, 1);
 	return j->dirfd < 0 ? j->dirfd : Z4_OK;
 }
 
@@ -412,6 +415,59 @@ static void close_dir(job *j)
 	if (j->dirfd >= 0)
 		close(j->dirfd);
 	j->dirfd = -1;
+}
+
+static int cmp_dir(const void *x, const void *y)
+{
+	const job *a = *(const job *const *)x, *b = *(const job *const *)y;
+	size_t na = (size_t)(a->base - a->path), nb = (size_t)(b->base - b->path);
+	int d = memcmp(a->path, b->path, na < nb ? na : nb);
+	return d ? d : (na > nb) - (na < nb);
+}
+
+/*
+ * Remove the temporaries a killed checkout left in the directories this
+ * one writes to: `.z4vc-tmp-<pid>-<n>` files whose <pid> is not running
+ * (stale.c), and only while no other z4vc checkout into the same target
+ * runs. Each checkout holds a shared flock on its target directory until it
+ * ends, so getting it exclusively proves that (where the file system has
+ * no flock, nothing is removed). Leaves the shared lock held.
+ */
+static void sweep_leftovers(co *c, int rootfd, const char *out_dir)
+{
+	const job **v;
+	size_t removed = 0;
+
+	if (flock(rootfd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK) /* another checkout: share the target */
+			while (flock(rootfd, LOCK_SH) != 0 && errno == EINTR)
+				;
+		return;
+	}
+	v = z4_mallocarray(c->njobs, sizeof(*v));
+	for (size_t i = 0; v && i < c->njobs; i++)
+		v[i] = &c->jobs[i];
+	if (v)
+		qsort(v, c->njobs, sizeof(*v), cmp_dir);
+	removed += z4_sweep_tmp(rootfd, ".z4vc-tmp-", 1);
+	for (size_t i = 0; v && i < c->njobs; i++) {
+		int fd;
+		if (v[i]->base == v[i]->path ||
+		    (i > 0 && cmp_dir(&v[i - 1], &v[i]) == 0))
+			continue;
+		fd = open_parent_dir(rootfd, v[i]->path, 0);
+		if (fd >= 0) {
+			removed += z4_sweep_tmp(fd, ".z4vc-tmp-", 1);
+			close(fd);
+		}
+	}
+	z4_free(v);
+	z4_error_clear(); /* a directory not there yet holds nothing */
+	while (flock(rootfd, LOCK_SH) != 0 && errno == EINTR)
+		;
+	if (removed)
+		z4_notice(c->repo, "'%s': removed %zu temporary file%s left by a "
+			  "killed checkout", out_dir, removed, removed == 1 ? "" : "s");
 }
 
 static int mkdir_p(const char *dir)
@@ -493,6 +549,7 @@ int z4vc_checkout(z4vc_repo *repo, const char *commit_hex, const char *out_dir,
 		rc = z4_error_set(Z4_EIO, "'%s': %s", out_dir, strerror(errno));
 		goto done;
 	}
+	sweep_leftovers(&c, rootfd, out_dir);
 	if ((rc = co_start(&c, opts ? opts->threads : 0)))
 		goto done;
 	for (size_t i = 0; i < c.njobs && rc == Z4_OK; i++) {

@@ -1160,6 +1160,10 @@ int z4vc_ckpt_begin(z4vc_ckpt **out, z4vc_repo *repo,
 		rc = z4_error_set(Z4_ENOMEM, "out of memory");
 		goto fail;
 	}
+	/* A ref lock a killed commit left: cleared now if stale, or the
+	 * error now, not after storing the whole checkpoint. */
+	if ((rc = z4_reflock_precheck(repo, ck->ref)))
+		goto fail;
 	if (git_reference_name_to_id(&tip, repo->git, ck->ref) == 0) {
 		git_oid dup;
 		if (git_commit_lookup(&ck->parent, repo->git, &tip) < 0 ||
@@ -1301,12 +1305,40 @@ static int signature(git_signature **out, git_repository *repo)
 	return Z4_OK;
 }
 
+/* Move the run's ref to `id` (compare-and-swap against parent, or create
+ * it) under the ref-update lock; *grc gets libgit2's result. A lock file
+ * that a killed process left inside libgit2's update is removed once it is
+ * old enough (stale.c), and the update tried again. */
+static int move_ref(int *grc, z4_reflock *lock, z4vc_ckpt *ck,
+		    const git_oid *id, const git_commit *parent)
+{
+	Z4_TRY(z4_reflock_take(lock, ck->repo));
+	for (int again = 1;; again = 0) {
+		git_reference *ref = NULL;
+		if (parent)
+			*grc = git_reference_create_matching(
+				&ref, ck->repo->git, ck->ref, id, 1,
+				git_commit_id(parent), "z4vc commit");
+		else
+			*grc = git_reference_create(&ref, ck->repo->git, ck->ref,
+						    id, 0, "z4vc commit");
+		git_reference_free(ref);
+		if (*grc != GIT_ELOCKED || !again ||
+		    !z4_reflock_clear_stale(ck->repo, lock, ck->ref))
+			break;
+		git_error_clear();
+	}
+	z4_reflock_drop(lock);
+	return Z4_OK;
+}
+
 int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 {
 	git_oid tree_id, commit_id, tip;
 	git_tree *tree = NULL;
 	git_signature *sig = NULL;
 	git_commit *parent = NULL;
+	z4_reflock lock = {-1, 0};
 	z4_buf msg;
 	int rc, attempt, grc = 0;
 
@@ -1345,21 +1377,14 @@ int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 	z4_crash_point("commit-ref");
 	for (attempt = 0; attempt < 16; attempt++) {
 		const git_commit *parents[1] = {parent};
-		git_reference *ref = NULL;
 		if (git_commit_create(&commit_id, ck->repo->git, NULL, sig, sig, NULL,
 				      (const char *)msg.ptr, tree, parent ? 1 : 0,
 				      parents) < 0) {
 			rc = z4_git_error("write commit");
 			goto done;
 		}
-		if (parent)
-			grc = git_reference_create_matching(
-				&ref, ck->repo->git, ck->ref, &commit_id, 1,
-				git_commit_id(parent), "z4vc commit");
-		else
-			grc = git_reference_create(&ref, ck->repo->git, ck->ref,
-						   &commit_id, 0, "z4vc commit");
-		git_reference_free(ref);
+		if ((rc = move_ref(&grc, &lock, ck, &commit_id, parent)))
+			goto done;
 		if (grc == 0)
 			break;
 		if (grc != GIT_EMODIFIED && grc != GIT_EEXISTS && grc != GIT_ELOCKED) {
@@ -1387,12 +1412,8 @@ int z4vc_ckpt_finish(z4vc_ckpt *ck, char commit_hex[41])
 		usleep(1000u << (attempt < 8 ? attempt : 8));
 	}
 	if (attempt == 16 && grc == GIT_ELOCKED) {
-		/* As with git, a process killed while updating the ref leaves
-		 * its lock file; only a person can tell it is stale. */
-		rc = z4_error_set(Z4_ELOCKED,
-				  "%s: locked by '%s%s.lock' (if no git or z4vc "
-				  "process is running, a killed one left it: remove it)",
-				  ck->ref, git_repository_commondir(ck->repo->git), ck->ref);
+		/* held by git all along, or left by a kill too recently */
+		rc = z4_reflock_error(ck->repo, &lock, ck->ref);
 		goto done;
 	}
 	if (attempt == 16) {

@@ -101,6 +101,14 @@ static int expire_ckpt_reflogs(uint64_t *dropped, z4vc_repo *repo, int dry_run)
 	while (rc == Z4_OK && (grc = git_reference_next(&ref, it)) == 0) {
 		git_reflog *log = NULL;
 		const char *name = git_reference_name(ref);
+		z4_reflock lock = {-1, 0};
+		/* read and rewrite under the ref-update lock, so no entry a
+		 * commit appends meanwhile is lost, and a reflog lock file a
+		 * killed process left is removed once old enough (stale.c) */
+		if (!dry_run && (rc = z4_reflock_take(&lock, repo))) {
+			git_reference_free(ref);
+			break;
+		}
 		if (git_reflog_read(&log, repo->git, name) == 0) {
 			size_t n = git_reflog_entrycount(log);
 			*dropped += n;
@@ -109,11 +117,12 @@ static int expire_ckpt_reflogs(uint64_t *dropped, z4vc_repo *repo, int dry_run)
 				       rc == Z4_OK)
 					if (git_reflog_drop(log, 0, 0) < 0)
 						rc = z4_git_error(name);
-				if (rc == Z4_OK && git_reflog_write(log) < 0)
-					rc = z4_git_error(name);
+				if (rc == Z4_OK)
+					rc = z4_reflog_write(repo, &lock, log, name);
 			}
 			git_reflog_free(log);
 		}
+		z4_reflock_drop(&lock);
 		git_error_clear();
 		git_reference_free(ref);
 	}

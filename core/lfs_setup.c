@@ -74,15 +74,40 @@ static int read_file(z4_buf *out, const char *path, int *exists)
 	return z4_buf_put(out, "", 1) ? z4_error_set(Z4_ENOMEM, "out of memory") : Z4_OK;
 }
 
-/* Replace path with data atomically (mode kept for hooks via `mode`). */
+/* Remove the `<path>.z4vc-tmp-<pid>` files of killed processes (stale.c). */
+static void sweep_tmp(const char *path)
+{
+	char dir[4200], prefix[4200];
+	const char *slash = strrchr(path, '/');
+	int fd;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path + 1),
+				  path) >= sizeof(dir))
+		return;
+	if ((size_t)snprintf(prefix, sizeof(prefix), "%s.z4vc-tmp-",
+			     slash ? slash + 1 : path) >= sizeof(prefix))
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		z4_sweep_tmp(fd, prefix, 0);
+		close(fd);
+	}
+}
+
+/* Replace path with data atomically (mode kept for hooks via `mode`). The
+ * temporary is named for this process and opened without following a
+ * symlink: a work tree may hold anything under a fixed name. */
 static int write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[4200];
 	int fd, rc = Z4_OK;
 	const uint8_t *p = data;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.z4vc-tmp", path) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.z4vc-tmp-%ld", path,
+			     (long)getpid()) >= sizeof(tmp))
 		return z4_error_set(Z4_EINVAL, "'%s': path too long", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	sweep_tmp(path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return z4_error_set(Z4_EIO, "create '%s': %s", tmp, strerror(errno));
 	while (len && rc == Z4_OK) {

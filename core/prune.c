@@ -37,7 +37,8 @@ static int config_i64(int64_t *out, z4vc_repo *repo, const char *key)
 
 /* Make sure the reflog of `ref` shows old -> new (a bare repository does
  * not log ref updates by default, and the old tip must stay a gc root). */
-static int ensure_reflog(z4vc_repo *repo, const char *ref, const git_oid *old,
+static int ensure_reflog(z4vc_repo *repo, const z4_reflock *lock,
+                         const char *ref, const git_oid *old,
                          const git_oid *new_tip, const char *msg)
 {
 	git_reflog *log = NULL;
@@ -68,9 +69,12 @@ static int ensure_reflog(z4vc_repo *repo, const char *ref, const git_oid *old,
 	git_error_clear();
 	if ((!have_old && git_reflog_append(log, old, sig,
 	                                    "z4vc prune: previous tip") < 0) ||
-	    (!have_new && git_reflog_append(log, new_tip, sig, msg) < 0) ||
-	    git_reflog_write(log) < 0)
+	    (!have_new && git_reflog_append(log, new_tip, sig, msg) < 0)) {
 		rc = z4_git_error(ref);
+		goto done;
+	}
+	/* the reflog has its own lock file, which a kill can leave too */
+	rc = z4_reflog_write(repo, lock, log, ref);
 done:
 	git_signature_free(sig);
 	git_reflog_free(log);
@@ -90,7 +94,8 @@ int z4vc_prune(z4vc_prune_result *out, z4vc_repo *repo,
 	git_commit *parent = NULL;
 	ckpt *list = NULL;
 	size_t n = 0, cap = 0;
-	int rc = Z4_OK, intact = 1;
+	z4_reflock lock = {-1, 0};
+	int rc = Z4_OK, intact = 1, grc;
 
 	memset(out, 0, sizeof(*out));
 	z4_error_clear();
@@ -228,24 +233,34 @@ int z4vc_prune(z4vc_prune_result *out, z4vc_repo *repo,
 		goto done;
 	snprintf(msg, sizeof(msg), "z4vc prune: kept %llu of %zu checkpoints",
 	         (unsigned long long)out->kept, n);
-	{
+	/* Under the ref-update lock (stale.c): a lock file that a killed
+	 * process left is removed once old enough, a fresh one is named. */
+	if ((rc = z4_reflock_take(&lock, repo)))
+		goto done;
+	for (int again = 1;; again = 0) {
 		git_reference *nref = NULL;
-		int grc = git_reference_create_matching(&nref, repo->git, ref,
-		                                        &new_tip, 1, &tip, msg);
+		grc = git_reference_create_matching(&nref, repo->git, ref,
+		                                    &new_tip, 1, &tip, msg);
 		git_reference_free(nref);
-		if (grc == GIT_EMODIFIED || grc == GIT_ELOCKED) {
-			git_error_clear();
-			rc = z4_error_set(
-			    Z4_ELOCKED,
-			    "run '%s' moved during prune; try again", run);
-			goto done;
-		}
-		if (grc < 0) {
-			rc = z4_git_error(ref);
-			goto done;
-		}
+		if (grc != GIT_ELOCKED || !again ||
+		    !z4_reflock_clear_stale(repo, &lock, ref))
+			break;
+		git_error_clear();
 	}
-	if ((rc = ensure_reflog(repo, ref, &tip, &new_tip, msg)))
+	if (grc == GIT_EMODIFIED) {
+		git_error_clear();
+		rc = z4_error_set(Z4_ELOCKED,
+		                  "run '%s' moved during prune; try again", run);
+	} else if (grc == GIT_ELOCKED) {
+		git_error_clear();
+		rc = z4_reflock_error(repo, &lock, ref);
+	} else if (grc < 0) {
+		rc = z4_git_error(ref);
+	} else {
+		rc = ensure_reflog(repo, &lock, ref, &tip, &new_tip, msg);
+	}
+	z4_reflock_drop(&lock);
+	if (rc)
 		goto done;
 	git_oid_tostr(out->new_tip, sizeof(out->new_tip), &new_tip);
 done:

@@ -8,6 +8,7 @@
 #include "z4vc_lfs.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,24 @@ void z4vc_repo_free(z4vc_repo *r)
 }
 
 const char *z4vc_repo_dir(const z4vc_repo *r) { return r->dir; }
+
+void z4vc_repo_set_notice(z4vc_repo *r, z4vc_note_fn fn, void *ud)
+{
+	r->notice = fn;
+	r->notice_ud = ud;
+}
+
+void z4_notice(z4vc_repo *r, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	if (!r->notice)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	r->notice(r->notice_ud, line);
+}
 
 void z4_commit_trailers(const git_commit *c, char **run_out, int64_t *step_out)
 {

@@ -16,7 +16,13 @@ struct z4vc_repo {
 	git_repository *git;
 	z4_store *store;
 	char *dir; /* $GIT_DIR/z4vc */
+	z4vc_note_fn notice; /* z4vc_repo_set_notice; NULL: none */
+	void *notice_ud;
 };
+
+/* Pass one line (printf-style) to the repository's notice callback. */
+void z4_notice(z4vc_repo *repo, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Set the reason from libgit2's last error: "<what>: <git message>". */
 int z4_git_error(const char *what);
@@ -39,5 +45,57 @@ int z4_blob_pointer(z4_pointer *ptr, int *is_pointer, const git_blob *blob);
 /* Unsigned integer parse with overflow check (no sign, no junk). */
 int z4_parse_u64(uint64_t *out, const char *s);
 int z4_parse_i64(int64_t *out, const char *s);
+
+/* ---- what killed processes leave behind (stale.c) ---- */
+
+/*
+ * The ref-update lock: an exclusive flock on $GIT_COMMON_DIR/z4vc/
+ * ref-update.lock that every z4vc ref or reflog write holds, so that a
+ * process holding it knows no z4vc process is inside libgit2's update of
+ * a ref. `clear_ok` is 0 when the lock could not be taken (file system
+ * without flock, read-only git dir): then stale git locks are left alone.
+ */
+typedef struct {
+	int fd;
+	int clear_ok;
+} z4_reflock;
+
+/* Take the lock (waits up to 60 s for another z4vc process to finish an
+ * update: Z4_ELOCKED after that). Without flock support: Z4_OK, clear_ok 0. */
+int z4_reflock_take(z4_reflock *l, z4vc_repo *repo);
+/* Release it (NULL-safe, idempotent; clear_ok is kept for the error). */
+void z4_reflock_drop(z4_reflock *l);
+/*
+ * With l held, after a libgit2 write of `file` (relative to the common git
+ * dir: "refs/heads/ckpt/a", or "logs/refs/heads/ckpt/a" for its reflog)
+ * failed: if `<file>.lock` is a regular file older than
+ * z4vc.staleLockSeconds, remove it, send a notice and return 1 (write
+ * again); otherwise 0.
+ */
+int z4_reflock_clear_stale(z4vc_repo *repo, const z4_reflock *l,
+			   const char *file);
+/* Z4_ELOCKED, "<file>: locked by '<path>.lock' (...)", saying whether z4vc
+ * will remove the lock once it is old enough. */
+int z4_reflock_error(z4vc_repo *repo, const z4_reflock *l, const char *file);
+
+/* Before a long operation that ends by updating `file`: Z4_OK when
+ * `<file>.lock` is absent, stale (cleared as above) or gone within about
+ * 2 s; otherwise z4_reflock_error, before anything was written. */
+int z4_reflock_precheck(z4vc_repo *repo, const char *file);
+
+/* git_reflog_write of ref's reflog with l held: a stale lock file of the
+ * reflog is cleared as above and the write tried again; one that stays
+ * gives z4_reflock_error. */
+int z4_reflog_write(z4vc_repo *repo, const z4_reflock *l, git_reflog *log,
+		    const char *ref);
+
+/*
+ * Remove from directory `dirfd` the temporary files that processes now dead
+ * left: regular files named exactly `<prefix><pid>` (serial == 0) or
+ * `<prefix><pid>-<n>` (serial == 1), decimal, whose pid is not a running
+ * process here (and is not ours). Nothing else is touched, no symlink is
+ * followed. Returns how many were removed.
+ */
+size_t z4_sweep_tmp(int dirfd, const char *prefix, int serial);
 
 #endif

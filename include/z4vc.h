@@ -46,6 +46,17 @@ void z4vc_repo_free(z4vc_repo *repo); /* NULL-safe */
 /* $GIT_DIR/z4vc (borrowed, valid while repo lives). */
 const char *z4vc_repo_dir(const z4vc_repo *repo);
 
+/* One line of text for the user, without a "z4vc: " prefix or newline
+ * (borrowed for the call). */
+typedef void (*z4vc_note_fn)(void *ud, const char *line);
+/*
+ * Where the repository's notices go: one line each time z4vc repairs
+ * something on its own, such as removing a git lock file or checkout
+ * temporaries that a killed process left ("refs/heads/ckpt/a: removed
+ * stale lock left by a killed process"). Default NULL: nowhere.
+ */
+void z4vc_repo_set_notice(z4vc_repo *repo, z4vc_note_fn fn, void *ud);
+
 /* Progress callback: `done` of `total` bytes of work named by `what`. */
 typedef void (*z4vc_progress_fn)(void *ud, uint64_t done, uint64_t total,
 				 const char *what);

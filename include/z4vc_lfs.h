@@ -79,8 +79,8 @@ int z4vc_lfs_filter_register(void);
 
 #define Z4VC_INSTALL_GLOBAL 1u /* ~/.gitconfig filter config only */
 
-/* What z4vc_lfs_install/uninstall did, one line each (for the CLI). */
-typedef void (*z4vc_note_fn)(void *ud, const char *line);
+/* What z4vc_lfs_install/uninstall did goes, one line each (for the CLI),
+ * to a z4vc_note_fn (z4vc.h). */
 
 /*
  * Install in the repository containing `path` (or, with

@@ -1,7 +1,8 @@
 /*
  * test_core.c - the public API end to end on a real git repository and a
  * real LMDB store: tensors from memory, deltas across versions, reading
- * tensors back, concurrency-safe refs, corruption detection.
+ * tensors back, concurrency-safe refs, stale ref locks, corruption
+ * detection.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "z4_core.h"
@@ -319,6 +322,64 @@ static void stream_store_and_cat(void **state)
 	free(file2);
 }
 
+typedef struct {
+	int n;
+	char last[256];
+} notices;
+
+static void on_notice(void *ud, const char *line)
+{
+	notices *n = ud;
+	n->n++;
+	snprintf(n->last, sizeof(n->last), "%s", line);
+}
+
+static int commit_small(fixture *f, int step)
+{
+	z4vc_commit_opts o = {.run = "locky", .step = step};
+	z4vc_ckpt *ck;
+	char hex[41];
+	int rc;
+	if ((rc = z4vc_ckpt_begin(&ck, f->repo, &o)))
+		return rc;
+	rc = z4vc_ckpt_add_buffer(ck, "a.txt", "x", 1);
+	if (!rc)
+		rc = z4vc_ckpt_finish(ck, hex);
+	z4vc_ckpt_free(ck);
+	return rc;
+}
+
+/* A ref lock a killed process left: a fresh one is Z4_ELOCKED naming it,
+ * one older than z4vc.staleLockSeconds is removed with a notice. */
+static void stale_ref_lock_cleared(void **state)
+{
+	fixture *f = *state;
+	notices n = {0};
+	char lock[1024];
+	const char *zdir = z4vc_repo_dir(f->repo); /* "<git dir>z4vc" */
+	struct timespec aged[2] = {{time(NULL) - 60, 0}, {time(NULL) - 60, 0}};
+	FILE *fp;
+
+	z4vc_repo_set_notice(f->repo, on_notice, &n);
+	assert_int_equal(commit_small(f, 1), 0);
+	snprintf(lock, sizeof(lock), "%.*srefs/heads/ckpt/locky.lock",
+		 (int)(strlen(zdir) - 4), zdir);
+	assert_non_null(fp = fopen(lock, "w"));
+	fclose(fp);
+	assert_int_equal(commit_small(f, 2), Z4_ELOCKED);
+	assert_non_null(strstr(z4vc_error(), "locked by"));
+	assert_non_null(strstr(z4vc_error(), "locky.lock"));
+	assert_int_equal(n.n, 0);
+	assert_int_equal(access(lock, F_OK), 0);
+	assert_int_equal(utimensat(AT_FDCWD, lock, aged, 0), 0);
+	if (commit_small(f, 2))
+		fail_msg("%s", z4vc_error());
+	assert_int_equal(n.n, 1);
+	assert_string_equal(n.last, "refs/heads/ckpt/locky: removed stale lock "
+				    "left by a killed process");
+	assert_int_not_equal(access(lock, F_OK), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +388,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(corrupt_chunk_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_paths_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(stream_store_and_cat, setup, teardown),
+		cmocka_unit_test_setup_teardown(stale_ref_lock_cleared, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,9 @@
 # git fsck, every commit of every ckpt/ ref checks out byte-exact against
 # the directory it was made from, nothing committed before is lost, and
 # the killed step is either whole or absent. crash_retry then runs the
-# same commit again, which must succeed (or report the step committed).
+# same commit again, which must succeed (or report the step committed)
+# with nothing removed by hand: a git lock file the kill left is aged past
+# z4vc's stale-lock threshold and the retry must remove it itself.
 : "${Z4GEN:?set Z4GEN to the z4gen binary}"
 
 CRASH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,7 +28,7 @@ mkdir -p "$CR"
 crash_log=${CRASH_LOG:-/dev/null} # one line per trial
 crash_shim=""
 crash_fsck=0
-crash_stale_locks=0 # ref .lock files a kill left behind (see crash_retry)
+crash_stale_locks=0 # git .lock files a kill left behind (see crash_retry)
 
 # Build the LD_PRELOAD shim; returns 1 (and leaves sys/torn modes off)
 # without a C compiler.
@@ -157,32 +159,57 @@ crash_verify() {
   crash_checked=$n
 }
 
+# crash_age_locks DIR...: age the git lock files (*.lock) under these
+# directories of the git dir past z4vc's stale-lock threshold
+# (z4vc.staleLockSeconds, 10 s), as if the retry came a minute later;
+# count them in crash_stale_locks.
+crash_age_locks() {
+  local d lock
+  for d in "$@"; do
+    [ -d "$CRR/.git/$d" ] || continue
+    for lock in $(find "$CRR/.git/$d" -name '*.lock'); do
+      crash_stale_locks=$((crash_stale_locks + 1))
+      touch -d '1 minute ago' "$lock"
+    done
+  done
+}
+
 # crash_retry RUN STEP DIR: commit again after the kill; must succeed
 # when the step is absent, and say "already committed" when the kill came
 # after the ref moved.
 crash_retry() {
-  local run=$1 step=$2 dir=$3 lock
+  local run=$1 step=$2 dir=$3 lock err=$CR/err had_lock
   cd "$CRR" || return
   # A kill inside libgit2's ref update (lock written, or linked into place
   # but not yet unlinked) leaves refs/heads/ckpt/RUN.lock, as it would for
-  # git itself. The next commit to the run must name it; a person (here:
-  # the test, knowing no process runs) removes it.
+  # git itself. While it is fresh the next commit to the run must name it
+  # (before storing anything); once older than the threshold the next
+  # commit must remove it itself, say so, and go on: no manual removal.
   lock=$(git rev-parse --git-path "refs/heads/ckpt/$run.lock")
+  had_lock=0
   if [ -e "$lock" ]; then
-    crash_stale_locks=$((crash_stale_locks + 1))
-    if [ "$crash_state" = absent ]; then
-      check_fails "stale ref lock named" "locked by .*$run\.lock" \
-        "$Z4VC" commit "$dir" --run "$run" --step "$step"
-    fi
-    rm -f "$lock"
+    had_lock=1
+    touch "$lock"
+    check_fails "fresh stale ref lock named" "locked by .*$run\.lock' \(.*removes it once" \
+      "$Z4VC" commit "$dir" --run "$run" --step "$step"
+    crash_age_locks refs/heads/ckpt
   fi
   if [ "$crash_state" = present ]; then
     check_fails "retry of a step the kill left committed" "already committed" \
       "$Z4VC" commit "$dir" --run "$run" --step "$step"
+    err=$TMP/stderr
   elif "$Z4VC" commit "$dir" --run "$run" --step "$step" >"$CR/out" 2>"$CR/err"; then
     ok
   else
     bad "retry after the kill failed: $(head -3 "$CR/err")"
+  fi
+  if [ -e "$lock" ]; then
+    bad "the retry left the stale ref lock $lock"
+  elif [ "$had_lock" = 1 ]; then
+    grep -qxF "z4vc: refs/heads/ckpt/$run: removed stale lock left by a killed process" "$err" ||
+      bad "no notice for the removed lock: $(head -3 "$err")"
+  elif grep -q 'removed stale lock' "$err"; then
+    bad "a notice without a lock: $(grep 'removed stale lock' "$err")"
   fi
   crash_step_present "$run" "$step" || bad "$run step $step missing after retry"
   echo "$run $step $dir" >>"$CR/expected"
@@ -235,7 +262,7 @@ crash_calls() {
 # checkpoint on every ref byte-exact, none of $CR/expected lost, fsck),
 # then run the command again, which must succeed, and run fsck --full.
 crash_maint_trial() {
-  local mode=$1 arg=$2 f0=$failed lock
+  local mode=$1 arg=$2 f0=$failed
   shift 2
   t "kill $mode $arg during $*"
   crash_kill "$mode" "$arg" "$@"
@@ -245,11 +272,10 @@ crash_maint_trial() {
   crash_verify - - -
   echo "$mode $arg $* rc=$crash_rc checked=$crash_checked" \
     "$([ $failed = $f0 ] && echo ok || echo FAILED)" >>"$crash_log"
-  # A ref lock left by the kill (see crash_retry): removed by a person.
-  for lock in $(find "$CRR/.git/refs/heads/ckpt" -name '*.lock'); do
-    crash_stale_locks=$((crash_stale_locks + 1))
-    rm -f "$lock"
-  done
+  # A ref or reflog lock left by the kill (see crash_retry), aged past the
+  # threshold: the retry must not be stopped by it (it removes those in its
+  # way itself; no manual removal).
+  crash_age_locks refs/heads/ckpt logs/refs/heads/ckpt
   (cd "$CRR" && "$Z4VC" "$@") >"$CR/out" 2>"$CR/err" ||
     bad "retry of '$*' after the kill failed: $(head -3 "$CR/err")"
   # after the retry: every file rebuilt and its sha256 checked, in one

@@ -100,7 +100,7 @@ for c in commit repack prune gc; do
   echo "  during $c: $(grep -c " $c " "$CRASH_LOG") trials"
 done
 echo "  calls, ms per commit (plan order): $(printf '%s; ' "${calib[@]}")"
-echo "  stale ref locks left by a kill (removed, then retried): $crash_stale_locks"
+echo "  stale git locks left by a kill (aged past the threshold, removed by the retry): $crash_stale_locks"
 echo "  trials with a failed check: $(grep -c 'FAILED$' "$CRASH_LOG")"
 echo "  z4vc fsck used: $([ $crash_fsck = 1 ] && echo yes || echo no, not in this binary)"
 finish

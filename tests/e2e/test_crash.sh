@@ -51,5 +51,5 @@ if [ -n "$crash_shim" ]; then
     crash_trial $mode $n "$run" "$step" "$dir"
   done
 fi
-echo "stale ref locks left by kills: $crash_stale_locks"
+echo "stale git locks left by kills (removed by the retry): $crash_stale_locks"
 finish

@@ -58,5 +58,5 @@ check "pruned to the kept steps" test "$(cd "$CRR" && git log --format='%(traile
 
 maint_kills gc-delete:1 gc --now
 check "a last fsck --full" sh -c "cd '$CRR' && '$Z4VC' fsck --full"
-echo "stale ref locks left by kills: $crash_stale_locks"
+echo "stale git locks left by kills (removed by the retry): $crash_stale_locks"
 finish
