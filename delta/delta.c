@@ -37,6 +37,7 @@
 
 #include "delta_group.h"
 #include "delta_planes.h"
+#include "delta_sub.h"
 #include "rans.h"
 #include "z4_alloc.h"
 #include "z4_le.h"
@@ -74,7 +75,11 @@
 #define XFORM_PLANES 0
 #define XFORM_ROT 1 /* words rotated left one bit before the split */
 #define XFORM_GROUP 2 /* format 3: group scales + indices (delta_group.h) */
-#define XFORM_COUNT 3
+/* Format 3, deltas of floats: arithmetic difference (delta_sub.h) split
+ * into plain planes; the base's planes (contexts) split as 0 or 1. */
+#define XFORM_SUB 3
+#define XFORM_SUB_ROT 4
+#define XFORM_COUNT 5
 
 #define ZSTD_LEVEL_DEFAULT 1 /* measured: on byte planes level 1 is faster and smaller than 3 */
 /* Shorter planes are stored raw: a zstd frame costs ~10 bytes of overhead,
@@ -101,6 +106,9 @@ struct z4_delta_ctx {
 	/* Encode: the group-scale candidate's streams (plan_group). */
 	uint8_t *grp;
 	size_t grp_cap;
+	/* Encode: the arithmetic delta's words (plan_sub). */
+	uint8_t *sub;
+	size_t sub_cap;
 };
 
 /* ---- ids ---- */
@@ -246,6 +254,7 @@ void z4_delta_ctx_free(z4_delta_ctx *ctx)
 	z4_free(ctx->planes);
 	z4_free(ctx->kf);
 	z4_free(ctx->grp);
+	z4_free(ctx->sub);
 	z4_free(ctx);
 }
 
@@ -259,7 +268,7 @@ static int scratch(uint8_t **buf, size_t *cap, size_t need)
 {
 	const size_t round = 64u << 10;
 
-	assert(need <= 4 * (HDR_MAX + (size_t)Z4_DELTA_CHUNK_MAX));
+	assert(need <= 5 * (HDR_MAX + (size_t)Z4_DELTA_CHUNK_MAX));
 	if (need <= *cap)
 		return Z4_OK;
 	need = (need + round - 1) / round * round;
@@ -322,10 +331,11 @@ static int parse_xform(plane_table *tab, size_t *pos, const uint8_t *enc,
 	if (enc_len < *pos + HDR_XFORM)
 		return Z4_ECORRUPT;
 	tab->xform = enc[(*pos)++];
-	/* Format 3 is exactly the group transform, which format 2 lacks. */
+	/* Format 3 is exactly the transforms format 2 lacks. */
 	if (tab->xform >= XFORM_COUNT ||
-	    (tab->xform == XFORM_GROUP) != (info->version >= 3) ||
-	    (tab->xform == XFORM_ROT && e == 1))
+	    (tab->xform >= XFORM_GROUP) != (info->version >= 3) ||
+	    (tab->xform == XFORM_ROT && e == 1) ||
+	    (tab->xform >= XFORM_SUB && (e == 1 || !info->is_delta)))
 		return Z4_ECORRUPT;
 	if (tab->xform != XFORM_GROUP)
 		return Z4_OK;
@@ -444,7 +454,7 @@ static size_t put_header(uint8_t *out, unsigned elem_size, unsigned depth,
 	size_t pos = HDR_FIXED;
 
 	memcpy(out, MAGIC, MAGIC_LEN);
-	out[OFF_VERSION] = xform == XFORM_GROUP ? 3 : 2;
+	out[OFF_VERSION] = xform >= XFORM_GROUP ? 3 : 2;
 	out[OFF_FLAGS] = base_id ? FLAG_DELTA : 0;
 	out[OFF_ELEM] = (uint8_t)elem_size;
 	z4_put16(out + OFF_DEPTH, (uint16_t)depth);
@@ -674,10 +684,47 @@ static void split_into(const uint8_t *planes[8], uint8_t *dst,
 	}
 	for (unsigned k = 0; k < e; k++)
 		planes[k] = p[k] = dst + k * m;
-	if (xform == XFORM_ROT)
+	if (xform == XFORM_ROT || xform == XFORM_SUB_ROT)
 		z4_delta_planes_split_rot(p, buf, NULL, m, e);
 	else
 		z4_delta_planes_split(p, buf, NULL, m, e);
+}
+
+/*
+ * The arithmetic delta of floats (delta_sub.h) as an alternative to the
+ * XOR planes xp / plans dplan / mix of estimated total *dest: its planes
+ * go after the XOR candidate's in ctx->planes and replace it (xp, dplan,
+ * mix, *xform) when their estimate is smaller. The base's planes bp are
+ * the parent context either way.
+ */
+static int plan_sub(size_t *dest, const uint8_t *xp[8], plane_plan dplan[8],
+		    const uint8_t **mix, unsigned *xform, z4_delta_ctx *ctx,
+		    const uint8_t *src, const uint8_t *base,
+		    const uint8_t *const bp[8], size_t m, unsigned e)
+{
+	const size_t len = m * e;
+	const uint8_t *zp[8];
+	plane_plan zplan[8];
+	uint8_t *mx = ctx->planes + 4 * len + m;
+	size_t zest = header_len(e, 1);
+
+	Z4_TRY(scratch(&ctx->sub, &ctx->sub_cap, len));
+	z4_delta_sub(ctx->sub, src, base, m, e);
+	split_into(zp, ctx->planes + 3 * len + m, ctx->sub, m, e, XFORM_PLANES);
+	make_mix(mx, bp[e - 1], zp[e - 1], m);
+	for (unsigned k = 0; k < e; k++) {
+		zplan[k] = plan_plane(ctx->rw, zp[k], m, bp[k],
+				      k < e - 1 ? mx : NULL);
+		zest += zplan[k].est;
+	}
+	if (zest < *dest) {
+		*dest = zest;
+		memcpy(xp, zp, sizeof(zp));
+		memcpy(dplan, zplan, sizeof(zplan));
+		*mix = mx;
+		*xform = *xform == XFORM_ROT ? XFORM_SUB_ROT : XFORM_SUB;
+	}
+	return Z4_OK;
 }
 
 /* The group-scale candidate of a keyframe: its streams (in ctx->grp),
@@ -779,7 +826,7 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	unsigned e, depth, xform, dt;
 	size_t m, len = 0, kest, lens[8];
 	z4_id id;
-	int level, rc = OVER, zstd;
+	int level, rc = OVER, zstd, sub;
 
 	if (out_len)
 		*out_len = 0;
@@ -817,8 +864,11 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		base = NULL;
 	if (!base)
 		base_id = NULL;
+	sub = base && is_float(dt) && e > 1;
+	/* sp | bp xp mix | zp mix (sub) */
 	Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap,
-		       (base ? 3 : 1) * src_len + (base ? m : 0)));
+		       (base ? 3 : 1) * src_len + (base ? m : 0) +
+			       (sub ? src_len + m : 0)));
 	Z4_TRY(scratch(&ctx->kf, &ctx->kf_cap, m));
 
 	split_into(sp, ctx->planes, src, m, e, xform);
@@ -855,11 +905,15 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 					      k < e - 1 ? mix : NULL);
 			dest += dplan[k].est;
 		}
+		if (sub) /* the arithmetic delta too, if smaller */
+			Z4_TRY(plan_sub(&dest, xp, dplan, &mix, &xform, ctx,
+					src, base, bp, m, e));
 		if (16 * dest < 15 * kest) {
 			use = xp;
 			memcpy(kplan, dplan, sizeof(kplan));
 			grp.log2g = 0;
 		} else {
+			xform = pick_xform(dt, e);
 			base = NULL;
 			base_id = NULL;
 		}
@@ -1014,10 +1068,13 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 			payloads[k] = payload;
 			payload += tab.stored[k];
 		}
-		if (n_coded || n_side)
+		int sub = tab.xform >= XFORM_SUB;
+		/* coded planes | base's planes, mix | difference words */
+		if (n_coded || n_side || sub)
 			Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap,
 				       n_coded * m +
-					       (n_side ? dst_len + m : 0)));
+					       (n_side ? dst_len + m : 0) +
+					       (sub ? dst_len : 0)));
 		if (n_side) /* before dst (maybe the base) is written */
 			split_into(sides, ctx->planes + n_coded * m, base, m, e,
 				   tab.xform);
@@ -1046,11 +1103,18 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 				mix = mx;
 			}
 		}
-		if (m && tab.xform == XFORM_ROT)
+		if (m && sub) {
+			uint8_t *z = ctx->planes + n_total * m +
+				     (n_side ? dst_len + m : 0);
+			z4_delta_planes_merge(z, planes, NULL, m, e,
+					      Z4_MERGE_SET);
+			z4_delta_add(dst, z, base, m, e);
+		} else if (m && tab.xform == XFORM_ROT) {
 			z4_delta_planes_merge_rot(dst, planes, base, m, e,
 						  mode);
-		else if (m)
+		} else if (m) {
 			z4_delta_planes_merge(dst, planes, base, m, e, mode);
+		}
 	}
 
 	z4_delta_id(&got, dst, dst_len);

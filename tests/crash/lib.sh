@@ -41,13 +41,14 @@ crash_setup() {
   fi
   if "$Z4VC" help 2>/dev/null | grep -qE '^ +fsck '; then crash_fsck=1; fi
   # Sources: a small series (one LMDB batch per commit) and big bf16
-  # files (32 MiB: two batches for big-1 and big-3).
+  # files (48 MiB: two batches for big-1 and big-3, whose delta on big-2
+  # is ~25 MB; at 32 MiB it would fit one 16 MiB batch).
   "$Z4GEN" --out "$CR/src" --steps 400 --every 50 --layers 2 --d-model 32 \
     --init >/dev/null
   local k
   for k in 1 2 3; do
     mkdir -p "$CR/src/big-$k"
-    "$Z4GEN" --big-mb "${CRASH_BIG_MB:-32}" --out "$CR/src/big-$k/model.safetensors" \
+    "$Z4GEN" --big-mb "${CRASH_BIG_MB:-48}" --out "$CR/src/big-$k/model.safetensors" \
       --step $k >/dev/null
   done
 }

@@ -17,7 +17,7 @@ job() { echo "${plan[$1]}"; }
 # the process), between batches of a multi-batch commit, after the store
 # and before git, before the ref, after the ref.
 crash_new_repo
-# (with 32 MiB files big-1 and big-3 take two store batches, big-2 one)
+# (with 48 MiB files big-1 and big-3 take two store batches, big-2 one)
 modes=("point chunk-flush:1" "point store-txn:1" "point commit-git:1"
   "point store-txn:2" "point commit-ref:1" "delay"
   "point commit-done:1" "point chunk-flush:2")

@@ -1,0 +1,28 @@
+/*
+ * delta_sub.h - internal to delta/: the arithmetic delta of float words.
+ *
+ * A float's bits map to an integer that orders like the value (ord():
+ * negative words reversed below the positive ones, -0 next to +0). The
+ * delta of a word against its base is z = zigzag(ord(new) - ord(base))
+ * modulo 2^(8E): a weight that moved by k units in the last place gives
+ * |z| ~ 2k whatever carries its mantissa went through, where an XOR flips
+ * every bit the carry touched. Small moves leave the high bytes of z zero,
+ * also across a power of two (where XOR changes the exponent).
+ */
+#ifndef Z4_DELTA_SUB_H
+#define Z4_DELTA_SUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* z[i] = zigzag(ord(src[i]) - ord(base[i])) for m little-endian words of
+ * e = 2, 4 or 8 bytes; z may not overlap src or base. */
+void z4_delta_sub(uint8_t *z, const uint8_t *src, const uint8_t *base,
+		  size_t m, unsigned e);
+
+/* The inverse: dst[i] = unord(ord(base[i]) + unzigzag(z[i])); dst may be
+ * base (in place), not z. */
+void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,
+		  size_t m, unsigned e);
+
+#endif

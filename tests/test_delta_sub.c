@@ -1,0 +1,251 @@
+/*
+ * test_delta_sub.c - the arithmetic delta of float words (format 3,
+ * transforms 3 and 4): the word kernels invert each other on every bf16
+ * pair class and on random fp32 / fp64 words (NaN, infinities, -0
+ * included); weight updates come out as format-3 deltas that decode,
+ * also in place; every byte flip of one is caught or harmless.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "delta_sub.h"
+#include "z4_delta.h"
+#include "z4_le.h"
+
+static z4_delta_ctx *ctx;
+
+static uint64_t rng(uint64_t *s) /* splitmix64 */
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	assert_non_null(p);
+	return p;
+}
+
+/* Every 16-bit word against bases spread over the whole range. */
+static void test_words_bf16_all(void **state)
+{
+	const size_t m = 65536;
+	uint8_t *src = xmalloc(2 * m), *base = xmalloc(2 * m);
+	uint8_t *z = xmalloc(2 * m), *out = xmalloc(2 * m);
+	(void)state;
+	for (uint32_t b = 0; b < 65536; b += 4099) {
+		for (size_t i = 0; i < m; i++) {
+			z4_put16(src + 2 * i, (uint16_t)i);
+			z4_put16(base + 2 * i, (uint16_t)(b + i * 7));
+		}
+		z4_delta_sub(z, src, base, m, 2);
+		z4_delta_add(out, z, base, m, 2);
+		assert_memory_equal(out, src, 2 * m);
+		z4_delta_add(base, z, base, m, 2); /* in place */
+		assert_memory_equal(base, src, 2 * m);
+	}
+	free(src);
+	free(base);
+	free(z);
+	free(out);
+}
+
+static void test_words_wide_random(void **state)
+{
+	const size_t m = 4096;
+	static const uint64_t odd[] = {0, 0x8000000000000000ull,
+				       0x7ff0000000000000ull, 0x7f800000,
+				       0xffffffffffffffffull, 1};
+	uint8_t *src = xmalloc(8 * m), *base = xmalloc(8 * m);
+	uint8_t *z = xmalloc(8 * m), *out = xmalloc(8 * m);
+	uint64_t seed = 11;
+	(void)state;
+	for (unsigned e = 4; e <= 8; e *= 2) {
+		for (size_t i = 0; i < m * e; i += 8) {
+			z4_put64(src + i, rng(&seed));
+			z4_put64(base + i, rng(&seed));
+		}
+		for (size_t i = 0; i < 6; i++) {
+			memcpy(src + i * e, &odd[i], e);
+			memcpy(base + (i + 6) * e, &odd[i], e);
+		}
+		z4_delta_sub(z, src, base, m, e);
+		z4_delta_add(out, z, base, m, e);
+		assert_memory_equal(out, src, m * e);
+	}
+	free(src);
+	free(base);
+	free(z);
+	free(out);
+}
+
+/* Small moves give small words: +-1 unit in the last place, across a
+ * power of two and across zero, is z = 1 or 2. */
+static void test_small_moves_small_words(void **state)
+{
+	static const uint16_t pairs[][2] = {
+		{0x3f80, 0x3f7f}, /* 1.0 from the float just below */
+		{0x3f7f, 0x3f80},
+		{0x0000, 0x8000}, /* +0 from -0 */
+		{0x8001, 0x8000}, /* the smallest negative from -0 */
+		{0xbf80, 0xbf81},
+	};
+	uint8_t s[2], b[2], z[2];
+	(void)state;
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		z4_put16(s, pairs[i][0]);
+		z4_put16(b, pairs[i][1]);
+		z4_delta_sub(z, s, b, 1, 2);
+		assert_true(z4_le16(z) >= 1 && z4_le16(z) <= 2);
+	}
+}
+
+static uint16_t to_bf16(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+/* A weight tensor and its next step: small relative updates. */
+static void weights(uint8_t *w0, uint8_t *w1, size_t m, unsigned e,
+		    uint64_t seed)
+{
+	for (size_t i = 0; i < m; i++) {
+		double g = ((double)(rng(&seed) >> 11) / 9007199254740992.0 -
+			    0.5) * 0.08;
+		double d = ((double)(rng(&seed) >> 11) / 9007199254740992.0 -
+			    0.5) * 0.002 * g;
+		float a = (float)g, b = (float)(g + d);
+		if (e == 2) {
+			z4_put16(w0 + 2 * i, to_bf16(a));
+			z4_put16(w1 + 2 * i, to_bf16(b));
+		} else {
+			memcpy(w0 + 4 * i, &a, 4);
+			memcpy(w1 + 4 * i, &b, 4);
+		}
+	}
+}
+
+static void test_codec_picks_sub_for_updates(void **state)
+{
+	const size_t m = 1u << 16;
+	(void)state;
+	for (unsigned e = 2; e <= 4; e += 2) {
+		size_t len = m * e, cap = z4_delta_bound(len, e), n = 0;
+		uint8_t *w0 = xmalloc(len), *w1 = xmalloc(len);
+		uint8_t *enc = xmalloc(cap), *out = xmalloc(len);
+		z4_id bid;
+		z4_delta_info info;
+		z4_delta_params par = {.elem_size = e,
+				       .dtype = e == 2 ? Z4_DELTA_DT_BF16
+						       : Z4_DELTA_DT_F32,
+				       .base_id = &bid};
+		weights(w0, w1, m, e, 1 + e);
+		z4_delta_id(&bid, w0, len);
+		par.base = w0;
+		assert_int_equal(z4_delta_encode(&n, &info, enc, cap, ctx, w1,
+						 len, &par),
+				 Z4_OK);
+		print_message("E=%u: delta %zu bytes of %zu\n", e, n, len);
+		assert_true(info.is_delta);
+		assert_int_equal(info.version, 3);
+		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, w0),
+				 Z4_OK);
+		assert_memory_equal(out, w1, len);
+		/* In place over the base, as chains decode. */
+		memcpy(out, w0, len);
+		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, out),
+				 Z4_OK);
+		assert_memory_equal(out, w1, len);
+		/* The wrong base is refused. */
+		out[5] ^= 1;
+		memcpy(w0, out, len);
+		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, w0),
+				 Z4_ECORRUPT);
+		free(w0);
+		free(w1);
+		free(enc);
+		free(out);
+	}
+}
+
+static void test_sub_chunk_damage(void **state)
+{
+	const size_t m = 2048, len = 2 * m;
+	uint8_t *w0 = xmalloc(len), *w1 = xmalloc(len), *out = xmalloc(len);
+	size_t cap = z4_delta_bound(len, 2), n = 0, caught = 0, flips = 0;
+	uint8_t *enc = xmalloc(cap), *t = xmalloc(cap);
+	z4_id bid;
+	z4_delta_info info;
+	z4_delta_params par = {.elem_size = 2,
+			       .dtype = Z4_DELTA_DT_BF16,
+			       .base_id = &bid};
+	(void)state;
+	weights(w0, w1, m, 2, 9);
+	z4_delta_id(&bid, w0, len);
+	par.base = w0;
+	assert_int_equal(z4_delta_encode(&n, &info, enc, cap, ctx, w1, len,
+					 &par),
+			 Z4_OK);
+	assert_int_equal(info.version, 3);
+	for (size_t k = 0; k < n; k++)
+		assert_int_not_equal(z4_delta_decode(out, len, ctx, enc, k, w0),
+				     Z4_OK);
+	for (size_t off = 0; off < n; off++)
+		for (unsigned bit = 0; bit < 8; bit++) {
+			int rc;
+			memcpy(t, enc, n);
+			t[off] ^= (uint8_t)(1u << bit);
+			rc = z4_delta_decode(out, len, ctx, t, n, w0);
+			flips++;
+			if (rc == Z4_OK) {
+				/* only the depth is in no check */
+				assert_true(off == 6 || off == 7);
+				assert_memory_equal(out, w1, len);
+			} else {
+				caught++;
+			}
+		}
+	assert_true(caught + 16 >= flips);
+	free(w0);
+	free(w1);
+	free(out);
+	free(enc);
+	free(t);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	ctx = z4_delta_ctx_new();
+	return ctx ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	z4_delta_ctx_free(ctx);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_words_bf16_all),
+		cmocka_unit_test(test_words_wide_random),
+		cmocka_unit_test(test_small_moves_small_words),
+		cmocka_unit_test(test_codec_picks_sub_for_updates),
+		cmocka_unit_test(test_sub_chunk_damage),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
