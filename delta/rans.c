@@ -5,13 +5,20 @@
  * (start c) encodes as x' = (x / f) * 2^S + x % f + c after shifting out 16
  * bits when x >= f * 2^(32 - S); decoding inverts it and shifts 16 bits in
  * when x < L. One shift always suffices both ways because S <= 16.
- * The encoder divides by multiplying with a 33-bit reciprocal
- * (Granlund-Montgomery: m = ceil(2^(32+l) / f), l = ceil(log2 f), exact for
- * every 32-bit x); m's top bit is implicit, so x * m needs no 128 bits.
+ * The encoder divides by one 64-bit multiply with a per-symbol reciprocal
+ * and a fixed shift (see esym), exact for every state it meets.
  *
  * Frequencies are 12-bit for order-0 tables (one table per 64 KiB block)
  * and 11-bit for context tables (one per used context per stream), which
  * keeps a context stream's decode tables (2^11 u32 per context) in L2.
+ *
+ * The streams are a stored format: speed work must not change a byte
+ * (tests/test_rans_golden.c pins them). For speed the loops keep the four
+ * states in registers, shed and refill words with conditional moves (with
+ * a branch, which then predicts well, under a bit per symbol), check input
+ * bounds once per run of rows rather than per word, and find contexts
+ * without a table before the loop (side plane) or by a marker bit in the
+ * table entries (order 1).
  */
 #include "rans.h"
 
@@ -33,26 +40,74 @@
 #define BLOCK_CONST 1
 #define BLOCK_RANS 2
 
+/* Context models count in NLANE tables from LANES_MIN symbols on; the
+ * tables are LANE_ROWS rows apart, not a multiple of 4 KiB: an increment's
+ * load and the previous lane's store then never look alike to the CPU. */
+#define NLANE 4
+#define LANES_MIN (64u << 10)
+#define LANE_ROWS 257
+
+/* Estimates look up log2 of counts below LOG_TAB. */
+#define LOG_TAB 4096
+
+/* build_dtable writes 4 slots at a time: up to 3 past a table's end. */
+#define DT_SLACK 4
+
 #define INLINE static inline __attribute__((always_inline))
 
+/* Hide a value from the optimizer: a select on it then stays a
+ * conditional move, where GCC would branch on unpredictable data. */
+#if defined(__GNUC__)
+#define OPAQUE(v) __asm__("" : "+r"(v))
+#else
+#define OPAQUE(v) ((void)0)
+#endif
+
+/*
+ * An encoder symbol: x' = x + bias + (x / f) * (2^S - f), after shedding a
+ * word when x > thr (ryg_rans' "fast encode"). After shedding, x < f *
+ * 2^(32 - S), and for such x, x / f = (x * rcp) >> (32 + S) exactly with
+ * rcp = ceil(2^(32 + S) / f): the error e = rcp * f - 2^(32 + S) < f keeps
+ * x * e < f^2 * 2^(32 - S) <= 2^(32 + S), and x * rcp < 2^64. One 64-bit
+ * multiply and a fixed shift, no division.
+ */
 typedef struct {
-	uint32_t mp;    /* reciprocal of f without its implicit 2^32 */
-	uint32_t start; /* cumulative frequency */
-	uint32_t cmpl;  /* 2^S - f */
-	uint32_t f;
-	uint32_t sh;    /* ceil(log2 f) */
+	uint64_t rcp;  /* ceil(2^(32 + S) / f) */
+	uint32_t thr;  /* f * 2^(32 - S) - 1: largest x coded without a shed */
+	uint16_t bias; /* start */
+	uint16_t cmpl; /* 2^S - f */
 } esym;
 
 struct z4_rans_work {
-	uint32_t (*cnt)[256];  /* [ctx][sym] counts, 256 x 256; all zero
-				* between calls (users clear the rows
-				* they touched) */
+	uint32_t (*cnt)[256];  /* [ctx][sym] counts, NLANE tables (see
+				* count_ctx); all zero between calls (users
+				* clear the rows they touched) */
 	uint16_t (*freq)[256]; /* [ctx][sym] normalized, 0 = absent */
 	esym (*es)[256];       /* [ctx][sym] encoder symbols */
-	uint32_t *dt;          /* decode tables, 256 x 2^S_CTX (>= 2^S_O0) */
+	uint32_t *dt;          /* decode tables: order 0 at 0, context c's
+				* at c << S_CTX; zeroed once, so a table
+				* never built still reads as defined */
 	uint8_t *buf;          /* encoder output (words written backwards) */
 	size_t buf_cap;
+	uint32_t lg[LOG_TAB];  /* log2_q16(x) for 0 < x < LOG_TAB */
 };
+
+/* log2(x) in 16.16 fixed point, exact integer arithmetic. */
+static uint64_t log2_q16(uint64_t x)
+{
+	unsigned k = 63u - (unsigned)__builtin_clzll(x);
+	uint64_t y = k <= 31 ? x << (31u - k) : x >> (k - 31u);
+	uint64_t r = (uint64_t)k << 16;
+
+	for (unsigned bit = 1u << 15; bit; bit >>= 1) {
+		y = (y * y) >> 31;
+		if (y >= (2ull << 31)) {
+			y >>= 1;
+			r |= bit;
+		}
+	}
+	return r;
+}
 
 z4_rans_work *z4_rans_work_new(void)
 {
@@ -60,14 +115,16 @@ z4_rans_work *z4_rans_work_new(void)
 
 	if (!w)
 		return NULL;
-	w->cnt = z4_calloc(256, sizeof(*w->cnt));
+	w->cnt = z4_calloc((NLANE - 1) * LANE_ROWS + 256, sizeof(*w->cnt));
 	w->freq = z4_malloc(256 * sizeof(*w->freq));
 	w->es = z4_malloc(256 * sizeof(*w->es));
-	w->dt = z4_malloc(256 * ((size_t)1 << S_CTX) * sizeof(uint32_t));
+	w->dt = z4_calloc(((size_t)256 << S_CTX) + DT_SLACK, sizeof(uint32_t));
 	if (!w->cnt || !w->freq || !w->es || !w->dt) {
 		z4_rans_work_free(w);
 		return NULL;
 	}
+	for (uint32_t x = 1; x < LOG_TAB; x++)
+		w->lg[x] = (uint32_t)log2_q16(x);
 	return w;
 }
 
@@ -283,48 +340,106 @@ static void build_esyms(esym *e, const uint16_t *f, unsigned S)
 	uint32_t c = 0;
 
 	for (int s = 0; s < 256; s++) {
-		uint32_t fs = f[s], l = 0;
+		uint32_t fs = f[s];
 		if (!fs)
 			continue;
-		while ((1u << l) < fs)
-			l++;
-		e[s].f = fs;
-		e[s].start = c;
-		e[s].cmpl = (1u << S) - fs;
-		e[s].sh = l;
-		e[s].mp = (uint32_t)((((uint64_t)1 << (32 + l)) + fs - 1) / fs -
-				     ((uint64_t)1 << 32));
+		e[s].rcp = (((uint64_t)1 << (32 + S)) + fs - 1) / fs;
+		e[s].thr = (uint32_t)(((uint64_t)fs << (32 - S)) - 1);
+		e[s].bias = (uint16_t)c;
+		e[s].cmpl = (uint16_t)((1u << S) - fs);
 		c += fs;
 	}
 }
 
-/* Decode entry: symbol | (f - 1) << 8 | start << 20. */
-static void build_dtable(uint32_t *t, const uint16_t *f)
+/* log2_q16 through the work's table of small arguments: the same values,
+ * without 16 dependent squarings. */
+static uint64_t lg(const z4_rans_work *w, uint64_t x)
+{
+	return x < LOG_TAB ? w->lg[x] : log2_q16(x);
+}
+
+/* Bits (Q16) that counts c cost under frequencies f (of 2^S). */
+static uint64_t code_bits(const z4_rans_work *w, const uint32_t *c,
+			  const uint16_t *f, unsigned S)
+{
+	uint64_t b = 0;
+
+	for (int s = 0; s < 256; s++)
+		if (c[s])
+			b += (uint64_t)c[s] *
+			     (((uint64_t)S << 16) - lg(w, f[s]));
+	return b;
+}
+
+/*
+ * Decode entry: symbol | (2^S - f) << 8 | start << 20. With S = 11 bit 19
+ * is free: POISON marks a symbol that is no context with a table (order 1:
+ * decoding one where it is a context makes the stream corrupt).
+ */
+#define POISON (1u << 19)
+
+static void build_dtable(uint32_t *t, const uint16_t *f, unsigned S,
+			 const uint8_t *miss)
 {
 	uint32_t c = 0;
 
 	for (int s = 0; s < 256; s++) {
-		uint32_t e = (uint32_t)s | (uint32_t)(f[s] - 1) << 8 | c << 20;
-		for (uint32_t j = 0; j < f[s]; j++)
+		uint32_t fs = f[s], e;
+		if (!fs)
+			continue;
+		e = (uint32_t)s | ((1u << S) - fs) << 8 | c << 20;
+		if (miss && miss[s])
+			e |= POISON;
+		for (uint32_t j = 0; j < fs; j += 4) {
 			t[c + j] = e;
-		c += f[s];
+			t[c + j + 1] = e;
+			t[c + j + 2] = e;
+			t[c + j + 3] = e;
+		}
+		c += fs;
 	}
 }
 
 /* ---- the coding loops ---- */
 
-INLINE void enc_put(uint32_t *x, uint8_t **pp, const esym *e, unsigned S)
+/* A 16-bit little-endian store, one instruction where the host is LE. */
+INLINE void put16(uint8_t *p, uint32_t v)
 {
-	uint32_t v = *x;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint16_t t = (uint16_t)v;
+	memcpy(p, &t, 2);
+#else
+	z4_put16(p, (uint16_t)v);
+#endif
+}
+
+INLINE void enc_put(uint32_t *x, uint8_t **pp, const esym *e,
+		    const unsigned S, const int rare)
+{
+	uint32_t v = *x, out, shed = v >> 16;
 	uint64_t q;
 
-	if ((v >> (32 - S)) >= e->f) {
-		*pp -= 2;
-		z4_put16(*pp, (uint16_t)v);
-		v >>= 16;
+	if (rare) {
+		/* Under a bit per symbol a state rarely sheds: a branch
+		 * predicts well. */
+		if (v > e->thr) {
+			*pp -= 2;
+			put16(*pp, v);
+			v = shed;
+		}
+	} else {
+		/* Whether a state sheds a word is data, unpredictable: no
+		 * branch. The word is stored below the stream either way
+		 * and kept only if due (the buffer has room for a word per
+		 * symbol). */
+		out = v > e->thr;
+		put16(*pp - 2, v);
+		*pp -= 2 * out;
+		OPAQUE(shed);
+		v = out ? shed : v;
 	}
-	q = ((uint64_t)v + (((uint64_t)v * e->mp) >> 32)) >> e->sh;
-	*x = v + e->start + (uint32_t)q * e->cmpl;
+	q = ((uint64_t)v * e->rcp) >> (32 + S);
+	*x = v + e->bias + (uint32_t)q * e->cmpl;
 }
 
 /* The context of position pos (model constant after inlining). */
@@ -333,12 +448,13 @@ INLINE void enc_put(uint32_t *x, uint8_t **pp, const esym *e, unsigned S)
 	 : model == Z4_RANS_O1 ? ((first) ? 0 : src[(pos) - 1])                \
 			       : side[pos])
 
-/* Encode src[0..n) into w->buf backwards; returns the payload start.
- * es[ctx] must cover every (context, symbol) that occurs. The four states
- * are named so that they live in registers. */
+/* Encode src[0..n) into the buffer ending at end, backwards; returns the
+ * payload start. es[ctx] must cover every (context, symbol) that occurs;
+ * end - 2 * n - STATE_BYTES must be inside the buffer. The four states are
+ * named so that they live in registers. */
 INLINE uint8_t *enc_loop(uint8_t *end, const esym (*es)[256],
 			 const uint8_t *src, size_t n, const uint8_t *side,
-			 const int model, const unsigned S)
+			 const int model, const unsigned S, const int rare)
 {
 	uint32_t x0 = RANS_L, x1 = RANS_L, x2 = RANS_L, x3 = RANS_L;
 	size_t q = n / NSTATE;
@@ -346,14 +462,19 @@ INLINE uint8_t *enc_loop(uint8_t *end, const esym (*es)[256],
 	uint8_t *p = end;
 
 	for (size_t pos = n; pos-- > NSTATE * q;)
-		enc_put(&x0, &p, &es[CTX_OF(pos, pos == 0)][src[pos]], S);
-	for (size_t i = q; i-- > 0;) {
-		const int f = i == 0;
-		enc_put(&x3, &p, &es[CTX_OF(3 * q + i, f)][s3[i]], S);
-		enc_put(&x2, &p, &es[CTX_OF(2 * q + i, f)][s2[i]], S);
-		enc_put(&x1, &p, &es[CTX_OF(q + i, f)][s1[i]], S);
-		enc_put(&x0, &p, &es[CTX_OF(i, f)][src[i]], S);
-	}
+		enc_put(&x0, &p, &es[CTX_OF(pos, pos == 0)][src[pos]], S, rare);
+#define ENC_ROW(i, f)                                                          \
+	do {                                                                   \
+		enc_put(&x3, &p, &es[CTX_OF(3 * q + (i), f)][s3[i]], S, rare); \
+		enc_put(&x2, &p, &es[CTX_OF(2 * q + (i), f)][s2[i]], S, rare); \
+		enc_put(&x1, &p, &es[CTX_OF(q + (i), f)][s1[i]], S, rare);     \
+		enc_put(&x0, &p, &es[CTX_OF(i, f)][src[i]], S, rare);          \
+	} while (0)
+	for (size_t i = q; i-- > 1;)
+		ENC_ROW(i, 0);
+	if (q) /* the first row: order-1 contexts are 0 */
+		ENC_ROW(0, 1);
+#undef ENC_ROW
 	p -= STATE_BYTES;
 	z4_put32(p, x0);
 	z4_put32(p + 4, x1);
@@ -362,31 +483,30 @@ INLINE uint8_t *enc_loop(uint8_t *end, const esym (*es)[256],
 	return p;
 }
 
-/* Decode one symbol at dst[pos] from state x with table t. */
-#define DEC_STEP(x, pos, t)                                                    \
-	do {                                                                   \
-		uint32_t e_ = (t)[(x) & mask];                                 \
-		dst[pos] = (uint8_t)e_;                                        \
-		(x) = (((e_ >> 8) & 0xfff) + 1) * ((x) >> S) + ((x) & mask) -  \
-		      (e_ >> 20);                                              \
-	} while (0)
-
-/* The decode table for a context; NULL when the stream has none. */
-#define TAB(c) (model == Z4_RANS_O0 ? dt : tabs[c])
-/* With a side plane dec_ctx has checked that every context met has a
- * table; order-1 contexts are decoded symbols, checked as met. */
-#define GET_TAB(t, pos, first)                                                 \
-	const uint32_t *t = TAB(CTX_OF(pos, first));                           \
-	if (model == Z4_RANS_O1 && !t)                                         \
-		return Z4_ECORRUPT;
-/* Renormalize without a bounds check (the caller checked room), and
+/* Renormalize without a bounds check (the caller checked room) and
  * without a branch: whether a state needs a word is data, unpredictable. */
 #define RENORM(x)                                                              \
 	do {                                                                   \
-		uint32_t need_ = (x) < RANS_L;                                 \
-		uint32_t y_ = (x) << 16 | z4_le16(p);                          \
+		uint32_t need_ = (x) < RANS_L, y_ = (x) << 16 | z4_le16(p);    \
+		OPAQUE(y_);                                                    \
 		(x) = need_ ? y_ : (x);                                        \
-		p += 2 * need_;                                                \
+		p += need_ << 1;                                               \
+	} while (0)
+/* The same with a branch, for streams of under a bit per symbol: there a
+ * state rarely needs a word, and the branch predicts well. */
+#define RENORM_RARE(x)                                                         \
+	do {                                                                   \
+		if ((x) < RANS_L) {                                            \
+			(x) = (x) << 16 | z4_le16(p);                          \
+			p += 2;                                                \
+		}                                                              \
+	} while (0)
+#define RENORM_FAST(x)                                                         \
+	do {                                                                   \
+		if (rare)                                                      \
+			RENORM_RARE(x);                                        \
+		else                                                           \
+			RENORM(x);                                             \
 	} while (0)
 #define RENORM_CHECKED(x)                                                      \
 	do {                                                                   \
@@ -397,16 +517,72 @@ INLINE uint8_t *enc_loop(uint8_t *end, const esym (*es)[256],
 			p += 2;                                                \
 		}                                                              \
 	} while (0)
+/* The decode table of context c. */
+#define TAB(c) (model == Z4_RANS_O0 ? dt : dt + ((size_t)(c) << S))
+/* x' = f * (x >> S) + (x & mask) - start = x - start - (2^S - f) * (x >> S) */
+#define ADVANCE(x, e) ((x) - ((e) >> 20) - ((e) >> 8 & mask) * ((x) >> S))
+/*
+ * One row: a symbol of each quarter, at d[0], d[q], d[2q], d[3q]. Order-1
+ * contexts c0..c3 are the quarter's previous symbols (0 first); side
+ * contexts are read at sd. ACC: whether the row's symbols are order-1
+ * contexts (all rows but the last), their POISON bits then collected.
+ */
+#define ROW(RN, ACC)                                                           \
+	do {                                                                   \
+		uint32_t e0_, e1_, e2_, e3_;                                   \
+		if (model == Z4_RANS_CTX) {                                    \
+			c0 = sd[0];                                            \
+			c1 = sd[q];                                            \
+			c2 = sd[q2];                                           \
+			c3 = sd[q3];                                           \
+		}                                                              \
+		e0_ = TAB(c0)[x0 & mask];                                      \
+		e1_ = TAB(c1)[x1 & mask];                                      \
+		e2_ = TAB(c2)[x2 & mask];                                      \
+		e3_ = TAB(c3)[x3 & mask];                                      \
+		d[0] = (uint8_t)e0_;                                           \
+		d[q] = (uint8_t)e1_;                                           \
+		d[q2] = (uint8_t)e2_;                                          \
+		d[q3] = (uint8_t)e3_;                                          \
+		if (model == Z4_RANS_O1) {                                     \
+			if (ACC)                                               \
+				bad |= e0_ | e1_ | e2_ | e3_;                  \
+			c0 = e0_ & 0xff;                                       \
+			c1 = e1_ & 0xff;                                       \
+			c2 = e2_ & 0xff;                                       \
+			c3 = e3_ & 0xff;                                       \
+		}                                                              \
+		x0 = ADVANCE(x0, e0_);                                         \
+		x1 = ADVANCE(x1, e1_);                                         \
+		x2 = ADVANCE(x2, e2_);                                         \
+		x3 = ADVANCE(x3, e3_);                                         \
+		RN(x0);                                                        \
+		RN(x1);                                                        \
+		RN(x2);                                                        \
+		RN(x3);                                                        \
+		d++;                                                           \
+		if (model == Z4_RANS_CTX)                                      \
+			sd++;                                                  \
+	} while (0)
 
+/*
+ * Decode n symbols from [p, end) into dst. dt: the order-0 table, or the
+ * context tables (context c's at c << S). Order 1: miss[c] != 0 when
+ * context c has no table, and the tables carry POISON. Side contexts
+ * must all have tables (dec_ctx checked).
+ */
 INLINE int dec_loop(uint8_t *dst, size_t n, const uint8_t *p,
-		    const uint8_t *end, const uint32_t *dt,
-		    const uint32_t *const *tabs, const uint8_t *side,
-		    const int model, const unsigned S)
+		    const uint8_t *end, const uint32_t *dt, const uint8_t *miss,
+		    const uint8_t *side, const int model, const unsigned S,
+		    const int rare)
 {
 	const uint32_t mask = (1u << S) - 1;
-	const uint8_t *src = dst; /* CTX_OF reads decoded bytes */
-	uint32_t x0, x1, x2, x3;
-	size_t q = n / NSTATE, i = 0;
+	const size_t q = n / NSTATE, q2 = 2 * q, q3 = 3 * q;
+	/* Rows whose symbols are contexts of the next row (order 1). */
+	const size_t ctx_rows = model == Z4_RANS_O1 && q ? q - 1 : q;
+	uint32_t x0, x1, x2, x3, c0 = 0, c1 = 0, c2 = 0, c3 = 0, bad = 0;
+	uint8_t *d = dst;
+	const uint8_t *sd = side;
 
 	if (end - p < STATE_BYTES)
 		return Z4_ECORRUPT;
@@ -417,53 +593,35 @@ INLINE int dec_loop(uint8_t *dst, size_t n, const uint8_t *p,
 	if (x0 < RANS_L || x1 < RANS_L || x2 < RANS_L || x3 < RANS_L)
 		return Z4_ECORRUPT;
 	p += STATE_BYTES;
-	if (q) { /* first row: order-1 contexts start at 0 */
-		GET_TAB(t0, 0, 1);
-		GET_TAB(t1, q, 1);
-		GET_TAB(t2, 2 * q, 1);
-		GET_TAB(t3, 3 * q, 1);
-		DEC_STEP(x0, 0, t0);
-		RENORM_CHECKED(x0);
-		DEC_STEP(x1, q, t1);
-		RENORM_CHECKED(x1);
-		DEC_STEP(x2, 2 * q, t2);
-		RENORM_CHECKED(x2);
-		DEC_STEP(x3, 3 * q, t3);
-		RENORM_CHECKED(x3);
-		i = 1;
+	if (model == Z4_RANS_O1 && q && miss[0])
+		return Z4_ECORRUPT;
+	/* A row reads at most a word per state: run unchecked over as many
+	 * rows as the input surely holds, then look again. */
+	for (;;) {
+		size_t room = (size_t)(end - p) / (2 * NSTATE);
+		size_t left = ctx_rows - (size_t)(d - dst);
+		uint8_t *lim = d + (left < room ? left : room);
+		if (d == lim)
+			break;
+		while (d < lim)
+			ROW(RENORM_FAST, 1);
 	}
-	/* Fast path: room for every state's renormalization. */
-	for (; i < q && end - p >= 2 * NSTATE; i++) {
-		GET_TAB(t0, i, 0);
-		GET_TAB(t1, q + i, 0);
-		GET_TAB(t2, 2 * q + i, 0);
-		GET_TAB(t3, 3 * q + i, 0);
-		DEC_STEP(x0, i, t0);
-		DEC_STEP(x1, q + i, t1);
-		DEC_STEP(x2, 2 * q + i, t2);
-		DEC_STEP(x3, 3 * q + i, t3);
-		RENORM(x0);
-		RENORM(x1);
-		RENORM(x2);
-		RENORM(x3);
-	}
-	for (; i < q; i++) {
-		GET_TAB(t0, i, 0);
-		GET_TAB(t1, q + i, 0);
-		GET_TAB(t2, 2 * q + i, 0);
-		GET_TAB(t3, 3 * q + i, 0);
-		DEC_STEP(x0, i, t0);
-		RENORM_CHECKED(x0);
-		DEC_STEP(x1, q + i, t1);
-		RENORM_CHECKED(x1);
-		DEC_STEP(x2, 2 * q + i, t2);
-		RENORM_CHECKED(x2);
-		DEC_STEP(x3, 3 * q + i, t3);
-		RENORM_CHECKED(x3);
-	}
+	while (d < dst + ctx_rows)
+		ROW(RENORM_CHECKED, 1);
+	while (d < dst + q)
+		ROW(RENORM_CHECKED, 0);
+	if (bad & POISON)
+		return Z4_ECORRUPT;
 	for (size_t pos = NSTATE * q; pos < n; pos++) {
-		GET_TAB(t, pos, pos == 0);
-		DEC_STEP(x0, pos, t);
+		uint32_t c = model == Z4_RANS_CTX ? side[pos]
+			     : model == Z4_RANS_O1 && pos ? dst[pos - 1]
+							  : 0;
+		uint32_t e;
+		if (model == Z4_RANS_O1 && miss[c])
+			return Z4_ECORRUPT;
+		e = TAB(c)[x0 & mask];
+		dst[pos] = (uint8_t)e;
+		x0 = ADVANCE(x0, e);
 		RENORM_CHECKED(x0);
 	}
 	if (x0 != RANS_L || x1 != RANS_L || x2 != RANS_L || x3 != RANS_L)
@@ -471,11 +629,13 @@ INLINE int dec_loop(uint8_t *dst, size_t n, const uint8_t *p,
 	return p == end ? Z4_OK : Z4_ECORRUPT;
 }
 
-#undef GET_TAB
+#undef ROW
+#undef ADVANCE
 #undef RENORM
 #undef RENORM_CHECKED
+#undef RENORM_RARE
+#undef RENORM_FAST
 #undef TAB
-#undef DEC_STEP
 
 /* ---- order 0 ---- */
 
@@ -488,16 +648,16 @@ static int enc_o0(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
 	for (size_t b = 0; b < n; b += Z4_RANS_BLOCK) {
 		size_t bn = n - b < Z4_RANS_BLOCK ? n - b : Z4_RANS_BLOCK;
 		const uint8_t *s = src + b;
-		uint32_t *h = w->cnt[0];
+		uint32_t h[256];
 		uint16_t *f = w->freq[0];
 		int k = 0;
 
+		memset(h, 0, sizeof(h));
 		count4(h, s, bn);
 		for (int v = 0; v < 256; v++)
 			k += h[v] != 0;
 		if (k > 1)
 			normalize(f, h, bn, S_O0);
-		memset(h, 0, 256 * sizeof(*h));
 		if (k == 1) {
 			if (oend - o < 2)
 				return OVER;
@@ -510,8 +670,13 @@ static int enc_o0(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
 			uint8_t *end = w->buf + w->buf_cap, *pl;
 			size_t plen;
 			build_esyms(w->es[0], f, S_O0);
-			pl = enc_loop(end, (const esym(*)[256])w->es, s, bn,
-				      NULL, Z4_RANS_O0, S_O0);
+			/* Under a bit per symbol, shedding branches. */
+			if (code_bits(w, h, f, S_O0) >> 16 < bn)
+				pl = enc_loop(end, (const esym(*)[256])w->es,
+					      s, bn, NULL, Z4_RANS_O0, S_O0, 1);
+			else
+				pl = enc_loop(end, (const esym(*)[256])w->es,
+					      s, bn, NULL, Z4_RANS_O0, S_O0, 0);
 			plen = (size_t)(end - pl);
 			if (1 + tl + 4 + plen < 1 + bn) {
 				if ((size_t)(oend - o) < 1 + tl + 4 + plen)
@@ -542,6 +707,7 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 	for (size_t b = 0; b < n; b += Z4_RANS_BLOCK) {
 		size_t bn = n - b < Z4_RANS_BLOCK ? n - b : Z4_RANS_BLOCK;
 		uint32_t plen;
+		int rc;
 
 		if (p >= end)
 			return Z4_ECORRUPT;
@@ -565,9 +731,14 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 			p += 4;
 			if ((size_t)(end - p) < plen)
 				return Z4_ECORRUPT;
-			build_dtable(w->dt, w->freq[0]);
-			Z4_TRY(dec_loop(dst + b, bn, p, p + plen, w->dt, NULL,
-					NULL, Z4_RANS_O0, S_O0));
+			build_dtable(w->dt, w->freq[0], S_O0, NULL);
+			if (plen < bn / 8)
+				rc = dec_loop(dst + b, bn, p, p + plen, w->dt,
+					      NULL, NULL, Z4_RANS_O0, S_O0, 1);
+			else
+				rc = dec_loop(dst + b, bn, p, p + plen, w->dt,
+					      NULL, NULL, Z4_RANS_O0, S_O0, 0);
+			Z4_TRY(rc);
 			p += plen;
 			break;
 		default:
@@ -579,25 +750,79 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 
 /* ---- context models ---- */
 
-static void count_ctx(uint32_t (*cnt)[256], const uint8_t *src, size_t n,
-		      const uint8_t *side, int model)
+/*
+ * Count (context, symbol) pairs into cnt[0..256) and contexts into ctot.
+ * Long planes count in NLANE tables (cnt + k * LANE_ROWS), summed into the
+ * first: a pair that repeats (a zero byte of an XOR plane under the same
+ * context) would otherwise wait on its own increment. The row sums give
+ * ctot for less than another pass over the plane.
+ */
+static void count_ctx(uint32_t (*cnt)[256], uint32_t ctot[256],
+		      const uint8_t *src, size_t n, const uint8_t *side,
+		      int model)
 {
-	size_t q = n / NSTATE;
+	const size_t q = n / NSTATE;
 
-	if (model == Z4_RANS_CTX) {
-		for (size_t i = 0; i < n; i++)
-			cnt[side[i]][src[i]]++;
+	if (n < LANES_MIN) {
+		memset(ctot, 0, 256 * sizeof(*ctot));
+		if (model == Z4_RANS_CTX) {
+			for (size_t i = 0; i < n; i++)
+				cnt[side[i]][src[i]]++;
+			count4(ctot, side, n);
+			return;
+		}
+		for (int j = 0; j < NSTATE && q; j++) {
+			const uint8_t *s = src + (size_t)j * q;
+			cnt[0][s[0]]++;
+			ctot[0]++;
+			for (size_t i = 1; i < q; i++)
+				cnt[s[i - 1]][s[i]]++;
+			count4(ctot, s, q - 1);
+		}
+		for (size_t pos = NSTATE * q; pos < n; pos++) {
+			uint8_t c = pos ? src[pos - 1] : 0;
+			cnt[c][src[pos]]++;
+			ctot[c]++;
+		}
 		return;
 	}
-	for (int j = 0; j < NSTATE; j++) {
-		const uint8_t *s = src + (size_t)j * q;
-		if (q)
-			cnt[0][s[0]]++;
-		for (size_t i = 1; i < q; i++)
-			cnt[s[i - 1]][s[i]]++;
+	if (model == Z4_RANS_CTX) {
+		size_t i = 0;
+		for (; i + 4 <= n; i += 4) {
+			cnt[side[i]][src[i]]++;
+			cnt[LANE_ROWS + side[i + 1]][src[i + 1]]++;
+			cnt[2 * LANE_ROWS + side[i + 2]][src[i + 2]]++;
+			cnt[3 * LANE_ROWS + side[i + 3]][src[i + 3]]++;
+		}
+		for (; i < n; i++)
+			cnt[side[i]][src[i]]++;
+	} else {
+		for (int j = 0; j < NSTATE; j++) {
+			const uint8_t *s = src + (size_t)j * q;
+			uint32_t(*c)[256] = cnt + (size_t)j * LANE_ROWS;
+			c[0][s[0]]++;
+			for (size_t i = 1; i < q; i++)
+				c[s[i - 1]][s[i]]++;
+		}
+		for (size_t pos = NSTATE * q; pos < n; pos++)
+			cnt[src[pos - 1]][src[pos]]++;
 	}
-	for (size_t pos = NSTATE * q; pos < n; pos++)
-		cnt[pos ? src[pos - 1] : 0][src[pos]]++;
+	for (int c = 0; c < 256; c++) {
+		uint32_t *r0 = cnt[c], *r1 = cnt[LANE_ROWS + c];
+		uint32_t *r2 = cnt[2 * LANE_ROWS + c];
+		uint32_t *r3 = cnt[3 * LANE_ROWS + c];
+		uint32_t t = 0;
+		for (int v = 0; v < 256; v++) {
+			r0[v] += r1[v] + r2[v] + r3[v];
+			t += r0[v];
+		}
+		ctot[c] = t;
+		if (t) {
+			memset(r1, 0, 256 * sizeof(*r1));
+			memset(r2, 0, 256 * sizeof(*r2));
+			memset(r3, 0, 256 * sizeof(*r3));
+		}
+	}
 }
 
 /* Layout: 32-byte bitmap of contexts with a table, their tables in
@@ -607,19 +832,18 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 		   const uint8_t *side, int model)
 {
 	uint8_t *o = dst, *end, *pl;
+	uint32_t ctot[256];
+	uint64_t bits = 0;
 	size_t hl = 32, plen;
+	int rare;
 
-	count_ctx(w->cnt, src, n, side, model);
+	count_ctx(w->cnt, ctot, src, n, side, model);
+	/* Only the contexts that occur get (and clear) a table. */
 	for (int c = 0; c < 256; c++) {
-		uint64_t tot = 0;
-		for (int s = 0; s < 256; s++)
-			tot += w->cnt[c][s];
-		if (!tot) {
-			w->freq[c][0] = 0;
-			memset(w->freq[c], 0, sizeof(w->freq[c]));
+		if (!ctot[c])
 			continue;
-		}
-		normalize(w->freq[c], w->cnt[c], tot, S_CTX);
+		normalize(w->freq[c], w->cnt[c], ctot[c], S_CTX);
+		bits += code_bits(w, w->cnt[c], w->freq[c], S_CTX);
 		memset(w->cnt[c], 0, sizeof(w->cnt[c]));
 		hl += table_len(w->freq[c]);
 		build_esyms(w->es[c], w->freq[c], S_CTX);
@@ -628,26 +852,27 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 		return OVER;
 	Z4_TRY(grow(w, 2 * n + STATE_BYTES));
 	end = w->buf + w->buf_cap;
+	rare = bits >> 16 < n;
 	if (model == Z4_RANS_CTX)
-		pl = enc_loop(end, (const esym(*)[256])w->es, src, n, side,
-			      Z4_RANS_CTX, S_CTX);
+		pl = rare ? enc_loop(end, (const esym(*)[256])w->es, src, n,
+				     side, Z4_RANS_CTX, S_CTX, 1)
+			  : enc_loop(end, (const esym(*)[256])w->es, src, n,
+				     side, Z4_RANS_CTX, S_CTX, 0);
 	else
-		pl = enc_loop(end, (const esym(*)[256])w->es, src, n, NULL,
-			      Z4_RANS_O1, S_CTX);
+		pl = rare ? enc_loop(end, (const esym(*)[256])w->es, src, n,
+				     NULL, Z4_RANS_O1, S_CTX, 1)
+			  : enc_loop(end, (const esym(*)[256])w->es, src, n,
+				     NULL, Z4_RANS_O1, S_CTX, 0);
 	plen = (size_t)(end - pl);
 	if (hl + plen > cap)
 		return OVER;
 	memset(o, 0, 32);
-	for (int c = 0; c < 256; c++) {
-		int used = 0;
-		for (int s = 0; s < 256 && !used; s++)
-			used = w->freq[c][s] != 0;
-		if (used)
+	for (int c = 0; c < 256; c++)
+		if (ctot[c])
 			o[c >> 3] |= (uint8_t)(1u << (c & 7));
-	}
 	o += 32;
 	for (int c = 0; c < 256; c++)
-		if (dst[c >> 3] >> (c & 7) & 1)
+		if (ctot[c])
 			o = write_table(o, w->freq[c]);
 	memcpy(o, pl, plen);
 	*out_len = (size_t)(o + plen - dst);
@@ -658,34 +883,50 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 		   size_t len, const uint8_t *side, int model)
 {
 	const uint8_t *end = p + len;
-	const uint32_t *tabs[256];
+	uint8_t miss[256];
 	const uint8_t *bm;
-	size_t used = 0;
+	int rare;
 
 	if (len < 32)
 		return Z4_ECORRUPT;
 	bm = p;
 	p += 32;
+	for (int c = 0; c < 256; c++)
+		miss[c] = !(bm[c >> 3] >> (c & 7) & 1);
 	for (int c = 0; c < 256; c++) {
-		tabs[c] = NULL;
-		if (!(bm[c >> 3] >> (c & 7) & 1))
+		if (miss[c])
 			continue;
-		uint32_t *t = w->dt + (used++ << S_CTX);
 		Z4_TRY(read_table(w->freq[0], &p, end, S_CTX));
-		build_dtable(t, w->freq[0]);
-		tabs[c] = t;
+		build_dtable(w->dt + ((size_t)c << S_CTX), w->freq[0], S_CTX,
+			     model == Z4_RANS_O1 ? miss : NULL);
 	}
-	/* Every context of a side plane must have a table: checked here
+	/* Under a bit per symbol, refills branch (see RENORM_RARE). */
+	rare = (size_t)(end - p) < n / 8;
+	if (model == Z4_RANS_O1)
+		return rare ? dec_loop(dst, n, p, end, w->dt, miss, NULL,
+				       Z4_RANS_O1, S_CTX, 1)
+			    : dec_loop(dst, n, p, end, w->dt, miss, NULL,
+				       Z4_RANS_O1, S_CTX, 0);
+	/* Every context of the side plane must have a table: checked here
 	 * once rather than per symbol. */
-	if (model == Z4_RANS_CTX) {
-		for (size_t i = 0; i < n; i++)
-			if (!tabs[side[i]])
-				return Z4_ECORRUPT;
+	{
+		uint8_t b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+		size_t i = 0;
+		for (; i + 4 <= n; i += 4) {
+			b0 |= miss[side[i]];
+			b1 |= miss[side[i + 1]];
+			b2 |= miss[side[i + 2]];
+			b3 |= miss[side[i + 3]];
+		}
+		for (; i < n; i++)
+			b0 |= miss[side[i]];
+		if (b0 | b1 | b2 | b3)
+			return Z4_ECORRUPT;
 	}
-	if (model == Z4_RANS_CTX)
-		return dec_loop(dst, n, p, end, NULL, tabs, side, Z4_RANS_CTX,
-				S_CTX);
-	return dec_loop(dst, n, p, end, NULL, tabs, NULL, Z4_RANS_O1, S_CTX);
+	return rare ? dec_loop(dst, n, p, end, w->dt, NULL, side, Z4_RANS_CTX,
+			       S_CTX, 1)
+		    : dec_loop(dst, n, p, end, w->dt, NULL, side, Z4_RANS_CTX,
+			       S_CTX, 0);
 }
 
 /* ---- entry points ---- */
@@ -719,25 +960,14 @@ int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
 #define SAMPLE_RUN 4096u
 #define SAMPLE_N 16u
 
-/* log2(x) in 16.16 fixed point, exact integer arithmetic. */
-static uint64_t log2_q16(uint64_t x)
-{
-	unsigned k = 63u - (unsigned)__builtin_clzll(x);
-	uint64_t y = k <= 31 ? x << (31u - k) : x >> (k - 31u);
-	uint64_t r = (uint64_t)k << 16;
-
-	for (unsigned bit = 1u << 15; bit; bit >>= 1) {
-		y = (y * y) >> 31;
-		if (y >= (2ull << 31)) {
-			y >>= 1;
-			r |= bit;
-		}
-	}
-	return r;
-}
+/* The Miller-Madow bias of an empirical entropy over k symbols, (k-1)/(2
+ * ln 2) bits: without it a sparse sample makes a 256-context model look
+ * far better than it codes. */
+#define MM_BIAS(k) ((k) > 1 ? (uint64_t)((k)-1) * 47274u : 0)
 
 /* Bits (Q16) to code counts c[0..256) of total t with their own model. */
-static uint64_t ent_q16(const uint32_t *c, uint64_t *t_out, unsigned *k_out)
+static uint64_t ent_q16(const z4_rans_work *w, const uint32_t *c,
+			uint64_t *t_out, unsigned *k_out)
 {
 	uint64_t t = 0, s = 0;
 	unsigned k = 0;
@@ -747,16 +977,31 @@ static uint64_t ent_q16(const uint32_t *c, uint64_t *t_out, unsigned *k_out)
 			t += c[v];
 			k++;
 			if (c[v] > 1)
-				s += c[v] * log2_q16(c[v]);
+				s += c[v] * lg(w, c[v]);
 		}
 	*t_out = t;
 	*k_out = k;
-	/* Plus the Miller-Madow bias of an empirical entropy, (k-1)/(2 ln 2)
-	 * bits: without it a sparse sample makes a 256-context model look
-	 * far better than it codes. */
-	return (t > 1 ? t * log2_q16(t) - s : 0) +
-	       (k > 1 ? (uint64_t)(k - 1) * 47274u : 0);
+	return (t > 1 ? t * lg(w, t) - s : 0) + MM_BIAS(k);
 }
+
+/* One sample run of a context model: its (context, symbol) pairs, the
+ * order-1 context of the first being the byte before the run. */
+#define FOR_PAIRS(s, c, run, off, model, i, ctx_, sym_, BODY)                  \
+	do {                                                                   \
+		if ((model) == 1) {                                            \
+			uint8_t prev_ = (off) ? (s)[-1] : 0;                   \
+			for (size_t i = 0; i < (run); i++) {                   \
+				uint32_t ctx_ = prev_, sym_ = (s)[i];          \
+				BODY;                                          \
+				prev_ = (uint8_t)sym_;                         \
+			}                                                      \
+		} else {                                                       \
+			for (size_t i = 0; i < (run); i++) {                   \
+				uint32_t ctx_ = (c)[i], sym_ = (s)[i];         \
+				BODY;                                          \
+			}                                                      \
+		}                                                              \
+	} while (0)
 
 void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 		      size_t n, const uint8_t *side)
@@ -788,7 +1033,7 @@ void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	{
 		uint64_t t;
 		unsigned k;
-		bits[0] = ent_q16(h, &t, &k);
+		bits[0] = ent_q16(w, h, &t, &k);
 		tabs[0] = (1 + k * 3 / 2 + 5) *
 			  ((n + Z4_RANS_BLOCK - 1) / Z4_RANS_BLOCK);
 	}
@@ -800,32 +1045,57 @@ void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 		if (model == 2 && !side)
 			break;
 		uint32_t ctot[256];
+		unsigned used = 0;
 		memset(ctot, 0, sizeof(ctot));
 		for (size_t r = 0; r < runs; r++) {
-			const uint8_t *s = src + r * step;
+			const uint8_t *s = src + r * step, *c = NULL;
 			size_t off = r * step;
-			if (model == 1) {
-				uint8_t prev = off ? s[-1] : 0;
-				for (size_t i = 0; i < run; i++) {
-					w->cnt[prev][s[i]]++;
-					ctot[prev]++;
-					prev = s[i];
-				}
-			} else {
-				const uint8_t *c = side + off;
-				for (size_t i = 0; i < run; i++) {
-					w->cnt[c[i]][s[i]]++;
-					ctot[c[i]]++;
-				}
-			}
+			if (model == 2)
+				c = side + off;
+			FOR_PAIRS(s, c, run, off, model, i, x_, y_,
+				  w->cnt[x_][y_]++;
+				  used += !ctot[x_]++);
 		}
 		tabs[model] = 32 + STATE_BYTES;
+		if (sn < (size_t)used * 256) {
+			/* Fewer pairs than table cells: visit each pair's
+			 * cell (clearing it: later visits add nothing) rather
+			 * than every cell of every context. The sum over
+			 * contexts of t log t - sum c log c splits into two
+			 * sums: the same integers as ent_q16's. */
+			uint64_t s_all = 0;
+			uint16_t ck[256];
+			memset(ck, 0, sizeof(ck));
+			for (size_t r = 0; r < runs; r++) {
+				const uint8_t *s = src + r * step, *c = NULL;
+				size_t off = r * step;
+				if (model == 2)
+					c = side + off;
+				FOR_PAIRS(s, c, run, off, model, i, x_, y_, {
+					uint32_t v_ = w->cnt[x_][y_];
+					w->cnt[x_][y_] = 0;
+					ck[x_] += v_ != 0;
+					s_all += v_ * lg(w, v_);
+				});
+			}
+			for (int c = 0; c < 256; c++) {
+				uint64_t t = ctot[c];
+				unsigned k = ck[c];
+				if (!t)
+					continue;
+				bits[model] += t * lg(w, t) + MM_BIAS(k);
+				tabs[model] +=
+					1 + (k > 32 ? 32 : k) + k * 3 / 2;
+			}
+			bits[model] -= s_all;
+			continue;
+		}
 		for (int c = 0; c < 256; c++) {
 			uint64_t t;
 			unsigned k;
 			if (!ctot[c])
 				continue;
-			bits[model] += ent_q16(w->cnt[c], &t, &k);
+			bits[model] += ent_q16(w, w->cnt[c], &t, &k);
 			tabs[model] += 1 + (k > 32 ? 32 : k) + k * 3 / 2;
 			memset(w->cnt[c], 0, sizeof(w->cnt[c]));
 		}

@@ -28,7 +28,8 @@ enum {
 	Z4_RANS_CTX = 2, /* context: co-located byte of a side plane */
 };
 
-/* Scratch shared by encoder and decoder, one per thread. */
+/* Scratch shared by encoder and decoder, one per thread (about 4 MiB of
+ * tables, touched as the models need them). */
 typedef struct z4_rans_work z4_rans_work;
 
 z4_rans_work *z4_rans_work_new(void);    /* NULL on allocation failure */

@@ -16,8 +16,10 @@
  * Seeds (tests/fuzz/corpus/delta/): keyframes and deltas of each element
  * size, made with z4_delta_encode, format 1 (delta-e*) and format 2
  * (v2-*: raw, zstd, rANS order 0 / order 1 / parent-context planes, rotated
- * floats); the deltas were encoded against fuzz_base(), so mode 1 decodes
- * them all the way through.
+ * floats) and format 3 (v3-group-bf16: group scales with an exception;
+ * v3-sub-e2/e4: arithmetic deltas; v3-group-input: mode-2 data that takes
+ * the group path); the deltas were encoded against fuzz_base(), so mode 1
+ * decodes them all the way through.
  */
 #include <stdint.h>
 #include <stdlib.h>
