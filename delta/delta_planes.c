@@ -7,11 +7,15 @@
  * runtime alias check) turn the block into SSE2 shuffles; `restrict` on
  * every pointer rules out the alias checks. The `mode`/`xb` arguments are
  * compile-time constants after inlining, so each call site gets its own
- * branch-free loop. The same source is the portable reference on any ISA.
+ * branch-free loop. The same source is the portable reference on any ISA;
+ * the functions of delta_planes.h dispatch (at the end of this file) to it
+ * or to a faster table of delta_planes_isa.h that gives the same bytes.
  */
 #include "delta_planes.h"
+#include "delta_planes_isa.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BLK 32
@@ -87,7 +91,7 @@ INLINE void split8(uint8_t *restrict p0, uint8_t *restrict p1,
 	}
 }
 
-void z4_delta_planes_split(uint8_t *const planes[], const uint8_t *src,
+static void split_portable(uint8_t *const planes[], const uint8_t *src,
 			   const uint8_t *base, size_t n_elems,
 			   unsigned elem_size)
 {
@@ -224,7 +228,7 @@ INLINE void merge8(uint8_t *restrict d, const uint8_t *restrict p0,
 		}                                                              \
 	} while (0)
 
-void z4_delta_planes_merge(uint8_t *dst, const uint8_t *const planes[],
+static void merge_portable(uint8_t *dst, const uint8_t *const planes[],
 			   const uint8_t *base, size_t n_elems,
 			   unsigned elem_size, z4_merge_mode mode)
 {
@@ -260,19 +264,20 @@ void z4_delta_planes_merge(uint8_t *dst, const uint8_t *const planes[],
 	}
 }
 
-void z4_delta_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t n)
+static void xor_portable(uint8_t *dst, const uint8_t *a, const uint8_t *b,
+			 size_t n)
 {
 	const uint8_t *const pa[1] = {a};
 
 	/* Route through the merge kernels so the in-place forms keep
 	 * `restrict` honest: dst aliases at most the operand merged into. */
 	if (dst == a)
-		z4_delta_planes_merge(dst, (const uint8_t *const[]){b}, NULL, n,
-				      1, Z4_MERGE_XOR_INTO);
+		merge_portable(dst, (const uint8_t *const[]){b}, NULL, n, 1,
+			       Z4_MERGE_XOR_INTO);
 	else if (dst == b)
-		z4_delta_planes_merge(dst, pa, NULL, n, 1, Z4_MERGE_XOR_INTO);
+		merge_portable(dst, pa, NULL, n, 1, Z4_MERGE_XOR_INTO);
 	else
-		z4_delta_planes_merge(dst, pa, b, n, 1, Z4_MERGE_XOR);
+		merge_portable(dst, pa, b, n, 1, Z4_MERGE_XOR);
 }
 
 /* ---- entropy estimate ---- */
@@ -411,7 +416,7 @@ INLINE void split_rot2(uint8_t *const *pl, const uint8_t *restrict s,
 ROT_SPLIT(4)
 ROT_SPLIT(8)
 
-void z4_delta_planes_split_rot(uint8_t *const planes[], const uint8_t *src,
+static void split_rot_portable(uint8_t *const planes[], const uint8_t *src,
 			       const uint8_t *base, size_t n_elems,
 			       unsigned elem_size)
 {
@@ -479,7 +484,7 @@ ROT_MERGE(4)
 ROT_MERGE(8)
 #undef MERGED
 
-void z4_delta_planes_merge_rot(uint8_t *dst, const uint8_t *const planes[],
+static void merge_rot_portable(uint8_t *dst, const uint8_t *const planes[],
 			       const uint8_t *base, size_t n_elems,
 			       unsigned elem_size, z4_merge_mode mode)
 {
@@ -504,4 +509,76 @@ void z4_delta_planes_merge_rot(uint8_t *dst, const uint8_t *const planes[],
 	default:
 		assert(!"elem_size must be 2, 4 or 8");
 	}
+}
+
+/* ---- dispatch: the public kernels run the table picked once ---- */
+
+const z4_planes_kernels z4_delta_planes_portable = {
+	.name = "portable",
+	.split = split_portable,
+	.merge = merge_portable,
+	.split_rot = split_rot_portable,
+	.merge_rot = merge_rot_portable,
+	.xor_bytes = xor_portable,
+};
+
+static const z4_planes_kernels *pick_kernels(void)
+{
+	const char *no = getenv("Z4_NO_AVX2");
+	const z4_planes_kernels *k = NULL;
+
+	if (!no || !*no || strcmp(no, "0") == 0)
+		k = z4_delta_planes_avx2();
+	return k ? k : &z4_delta_planes_portable;
+}
+
+const z4_planes_kernels *z4_delta_planes_kernels(void)
+{
+	/* Racing first calls pick the same table: the race is benign, and
+	 * the atomics keep it defined (and quiet under TSan). */
+	static const z4_planes_kernels *chosen;
+	const z4_planes_kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+
+	if (!k) {
+		k = pick_kernels();
+		__atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
+	}
+	return k;
+}
+
+void z4_delta_planes_split(uint8_t *const planes[], const uint8_t *src,
+			   const uint8_t *base, size_t n_elems,
+			   unsigned elem_size)
+{
+	z4_delta_planes_kernels()->split(planes, src, base, n_elems,
+					 elem_size);
+}
+
+void z4_delta_planes_merge(uint8_t *dst, const uint8_t *const planes[],
+			   const uint8_t *base, size_t n_elems,
+			   unsigned elem_size, z4_merge_mode mode)
+{
+	z4_delta_planes_kernels()->merge(dst, planes, base, n_elems, elem_size,
+					 mode);
+}
+
+void z4_delta_planes_split_rot(uint8_t *const planes[], const uint8_t *src,
+			       const uint8_t *base, size_t n_elems,
+			       unsigned elem_size)
+{
+	z4_delta_planes_kernels()->split_rot(planes, src, base, n_elems,
+					     elem_size);
+}
+
+void z4_delta_planes_merge_rot(uint8_t *dst, const uint8_t *const planes[],
+			       const uint8_t *base, size_t n_elems,
+			       unsigned elem_size, z4_merge_mode mode)
+{
+	z4_delta_planes_kernels()->merge_rot(dst, planes, base, n_elems,
+					     elem_size, mode);
+}
+
+void z4_delta_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t n)
+{
+	z4_delta_planes_kernels()->xor_bytes(dst, a, b, n);
 }

@@ -5,7 +5,10 @@
  * A chunk of n_elems elements of elem_size bytes has elem_size planes of
  * n_elems bytes; plane k holds byte k of every element. All kernels are plain
  * loops over caller buffers: no allocation, no errors. Plane buffers must not
- * overlap src, dst or base, except where a mode says otherwise.
+ * overlap src, dst or base, except where a mode says otherwise. Each runs the
+ * implementation z4_delta_planes_kernels() picks (delta_planes_isa.h: AVX2
+ * where the CPU has it and Z4_NO_AVX2 is unset, else portable C); all give
+ * the same bytes.
  */
 #ifndef Z4_DELTA_PLANES_H
 #define Z4_DELTA_PLANES_H
