@@ -106,10 +106,14 @@ static double value(uint32_t v, unsigned kind)
 	if (kind == Z4_GROUP_BF16)
 		return u2f(v << 16);
 	{
-		unsigned ex = v >> 10 & 0x1f, mant = v & 0x3ff;
-		double d = ex == 0    ? ldexp(mant, -24)
-			   : ex == 31 ? (mant ? NAN : INFINITY)
-				      : ldexp(1024 + mant, (int)ex - 25);
+		uint32_t ex = v >> 10 & 0x1f, mant = v & 0x3ff;
+		double d;
+		if (ex == 0)
+			d = (double)mant * 0x1p-24;
+		else if (ex == 31)
+			d = mant ? NAN : INFINITY;
+		else
+			d = u2f((ex + 112) << 23 | mant << 13);
 		return (v & 0x8000) ? -d : d;
 	}
 }
@@ -172,14 +176,20 @@ static void floats_between(uint32_t cand[3], double lo, double hi)
 	cand[2] = lb + (hb - lb) / 2;
 }
 
-/* q of value d for scale s, or QMAX + 1 when out of range. */
+/* Round half away from zero, for |t| <= QMAX + 1 (no libm call). */
+static long round_q(double t)
+{
+	return (long)(t < 0 ? t - 0.5 : t + 0.5);
+}
+
+/* q of value d for scale 1 / inv_s, or QMAX + 1 when out of range. */
 static long q_of(double d, double inv_s)
 {
 	double t = d * inv_s;
 
 	if (!(fabs(t) <= QMAX + 0.5))
 		return QMAX + 1;
-	return lround(t);
+	return round_q(t);
 }
 
 /* Elements of src[0..n) that scale s does not reproduce; with idx also
@@ -262,7 +272,7 @@ static uint32_t fit_scale(const uint8_t *src, size_t n, unsigned kind)
 		uint32_t s[3];
 		if (t > QMAX + 0.5)
 			break;
-		scale_for(s, src, n, kind, a, lround(t));
+		scale_for(s, src, n, kind, a, round_q(t));
 		for (int j = 0; j < 3 && best_bad; j++) {
 			size_t bad = s[j] ? apply(NULL, NULL, src, n, kind, s[j])
 					  : SIZE_MAX;
