@@ -19,6 +19,10 @@
  *   and every later call fails with Z4_EIO until the store is reopened.
  * - s->map_lo/map_hi bound the current mapping, or are 0 when unknown, so
  *   release() only ever madvises pages of our own read-only shared map.
+ * - Every key and value handed out from a read snapshot lies inside the
+ *   part of the map that data.mdb backs (store_span): a corrupt page can
+ *   make LMDB return bytes past the end of the file, and touching those is
+ *   SIGBUS, not an error.
  */
 #include "z4_objects.h"
 
@@ -56,9 +60,15 @@ static const char *const db_names[Z4_DB_COUNT] = {
 };
 static const char format_key[] = "format";
 
+/* [lo, hi): map addresses backed by data.mdb; lo = 0: not known. */
+typedef struct {
+	uintptr_t lo, hi;
+} store_span;
+
 struct z4_rtxn {
 	z4_store *s;
 	MDB_txn *txn;
+	store_span span; /* where this snapshot's bytes must lie */
 	pthread_t owner; /* thread that began it, for the deadlock check */
 	z4_rtxn *prev, *next;
 };
@@ -163,6 +173,50 @@ static MDB_val mval(const void *p, size_t n)
 	return v;
 }
 
+/* ---- bytes inside the data file ---------------------------------------- */
+
+/*
+ * Clip the mapping [map_lo, map_hi) to the current size of data.mdb; call
+ * after the read transaction began. LMDB's map is larger than the file, and
+ * a corrupt page (a node's size field, an overflow page number) can make it
+ * return a value reaching past the end of the file: touching that is
+ * SIGBUS. Every page a snapshot can reach was written (growing the file)
+ * before the meta page naming it, and LMDB never shrinks the file, so the
+ * size taken once the snapshot exists covers all of it; a later commit by
+ * another process only grows the file and is not visible to this snapshot.
+ * No fstat, no map: the span stays as given (lo = 0 checks nothing).
+ */
+static store_span span_of_file(const z4_store *s, uintptr_t map_lo,
+			       uintptr_t map_hi)
+{
+	store_span sp = {map_lo, map_hi};
+	mdb_filehandle_t fd;
+	struct stat st;
+
+	if (map_lo == 0 || mdb_env_get_fd(s->env, &fd) != 0 ||
+	    fstat(fd, &st) != 0 || st.st_size < 0)
+		return sp;
+	if ((uint64_t)st.st_size < (uint64_t)(map_hi - map_lo))
+		sp.hi = map_lo + (uintptr_t)st.st_size;
+	return sp;
+}
+
+/* 1 if the bytes of v lie inside sp (or sp is unknown). */
+static int span_has(const store_span *sp, const MDB_val *v)
+{
+	uintptr_t p = (uintptr_t)v->mv_data;
+
+	return sp->lo == 0 ||
+	       (p >= sp->lo && p <= sp->hi && v->mv_size <= sp->hi - p);
+}
+
+static int outside_error(const char *db, const char *what)
+{
+	return z4_error_set(Z4_ECORRUPT,
+			    "%s: %s outside the data file: store corrupt", db,
+			    what);
+}
+
 static int parse_format(unsigned *out, const MDB_val *v)
 {
 	const uint8_t *p = v->mv_data;
@@ -179,7 +233,10 @@ static int parse_format(unsigned *out, const MDB_val *v)
 	return 0;
 }
 
-static int check_format(unsigned *fmt, const z4_store *s, MDB_txn *txn)
+/* sp: the span of a read txn; NULL in a write txn, whose values may be in
+ * dirty pages on the heap. */
+static int check_format(unsigned *fmt, const z4_store *s, MDB_txn *txn,
+			const store_span *sp)
 {
 	MDB_val k = mval(format_key, sizeof(format_key) - 1), v;
 	unsigned f;
@@ -191,6 +248,8 @@ static int check_format(unsigned *fmt, const z4_store *s, MDB_txn *txn)
 				    s->dir);
 	if (rc)
 		return lmdb_error(rc, "store '%s': read meta 'format'", s->dir);
+	if (sp && !span_has(sp, &v))
+		return outside_error(db_names[Z4_DB_META], "value");
 	if (parse_format(&f, &v) != 0)
 		return z4_error_set(Z4_ECORRUPT,
 				    "store '%s': meta 'format' is malformed",
@@ -292,6 +351,8 @@ static void store_locate_map(z4_store *s)
 	mdb_txn_abort(txn);
 	if (!p || mdb_env_info(s->env, &info) != 0 || !maps_find(p, &lo, &hi))
 		return;
+	if (hi - lo < info.me_mapsize)
+		return; /* LMDB maps me_mapsize bytes: not its map */
 	s->map_lo = lo;
 	s->map_hi = hi - lo > info.me_mapsize ? lo + (uintptr_t)info.me_mapsize
 					      : hi;
@@ -418,6 +479,9 @@ static int gate_enter(z4_store *s, z4_rtxn *t)
 		return dead_error(s);
 	}
 	t->owner = pthread_self();
+	/* Fixed until this snapshot ends: a remap waits for it. */
+	t->span.lo = s->map_lo;
+	t->span.hi = s->map_hi;
 	t->prev = NULL;
 	t->next = s->live;
 	if (s->live)
@@ -482,6 +546,7 @@ int z4_objects_rtxn_begin(z4_rtxn **out, z4_store *s)
 			break;
 		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
 		if (rc == 0) {
+			t->span = span_of_file(s, t->span.lo, t->span.hi);
 			*out = t;
 			return Z4_OK;
 		}
@@ -537,6 +602,8 @@ int z4_objects_get(const uint8_t **data, size_t *len, z4_rtxn *t, z4_db db,
 	if (rc)
 		return lmdb_error(rc, "store '%s': lmdb get '%s'", t->s->dir,
 				  db_names[db]);
+	if (!span_has(&t->span, &v))
+		return outside_error(db_names[db], "value");
 	*data = v.mv_data;
 	*len = v.mv_size;
 	return Z4_OK;
@@ -577,7 +644,14 @@ int z4_objects_foreach(z4_rtxn *t, z4_db db,
 		return lmdb_error(rc, "store '%s': lmdb cursor '%s'", t->s->dir,
 				  db_names[db]);
 	while ((rc = mdb_cursor_get(c, &k, &v, op)) == 0) {
-		int r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, ud);
+		int r;
+		if (!span_has(&t->span, &k) || !span_has(&t->span, &v)) {
+			rc = outside_error(db_names[db],
+					   span_has(&t->span, &k) ? "value"
+								  : "key");
+			goto done;
+		}
+		r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, ud);
 		if (r) {
 			rc = r;
 			goto done;
@@ -831,7 +905,8 @@ static int upgrade_format(z4_store *s)
 		return lmdb_error(rc, "store '%s': upgrade format: begin", s->dir);
 	{
 		unsigned f;
-		if (check_format(&f, s, txn) != Z4_OK || f >= Z4_STORE_FORMAT) {
+		if (check_format(&f, s, txn, NULL) != Z4_OK ||
+		    f >= Z4_STORE_FORMAT) {
 			mdb_txn_abort(txn); /* another process got there first */
 			return Z4_OK;
 		}
@@ -877,7 +952,12 @@ static int open_dbs(z4_store *s)
 	}
 	if (missing == 0) {
 		unsigned f;
-		if ((rc = check_format(&f, s, txn)) != Z4_OK)
+		store_span sp;
+		/* Locate the map as it is now, for this txn's span (the final
+		 * location is taken again at the end of open). */
+		store_locate_map(s);
+		sp = span_of_file(s, s->map_lo, s->map_hi);
+		if ((rc = check_format(&f, s, txn, &sp)) != Z4_OK)
 			goto fail;
 		rc = mdb_txn_commit(txn); /* keeps the dbi handles */
 		txn = NULL;
@@ -919,7 +999,8 @@ static int open_dbs(z4_store *s)
 			v = mval(fmt, (size_t)n);
 			rc = mdb_put(txn, s->dbi[Z4_DB_META], &k, &v, 0);
 		} else if (rc == 0) {
-			rc = check_format(NULL, s, txn); /* a racing creator */
+			/* a racing creator */
+			rc = check_format(NULL, s, txn, NULL);
 			if (rc)
 				goto fail;
 		}
@@ -1180,7 +1261,7 @@ int z4_objects_stat(z4_store_stat *out, z4_store *s)
 		}
 		out->entries[i] = ms.ms_entries;
 	}
-	if ((rc = check_format(&out->format, s, t->txn)) != Z4_OK)
+	if ((rc = check_format(&out->format, s, t->txn, &t->span)) != Z4_OK)
 		goto done;
 	/* The live snapshot keeps the map in place for mdb_env_info. */
 	if ((rc = mdb_env_info(s->env, &info)) != 0) {
@@ -1290,9 +1371,18 @@ int z4_objects_free_bytes(uint64_t *out, z4_store *s)
 	/* dbi 0 is LMDB's free list: per freeing txn, a list of page numbers
 	 * whose first word is the count. */
 	rc = mdb_cursor_open(t->txn, 0, &c);
-	while (rc == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
-		if (v.mv_size >= sizeof(size_t))
-			pages += *(const size_t *)v.mv_data;
+	while (rc == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		size_t n;
+		if (!span_has(&t->span, &v)) {
+			mdb_cursor_close(c);
+			rc = outside_error("free list", "value");
+			goto done;
+		}
+		if (v.mv_size >= sizeof(n)) {
+			memcpy(&n, v.mv_data, sizeof(n));
+			pages += n;
+		}
+	}
 	mdb_cursor_close(c);
 	if (rc != MDB_NOTFOUND) {
 		rc = lmdb_error(rc, "store '%s': read free list", s->dir);

@@ -86,6 +86,9 @@ void z4_objects_rtxn_end(z4_rtxn *t); /* NULL-safe */
 /*
  * Look up key in db. On success *data and *len borrow bytes inside the map,
  * valid until the read transaction ends. Z4_ENOTFOUND if absent.
+ * Z4_ECORRUPT if a damaged page makes LMDB return a value that does not lie
+ * inside data.mdb (touching it would be SIGBUS); this holds for every key
+ * and value the store hands out, also from foreach.
  */
 int z4_objects_get(const uint8_t **data, size_t *len, z4_rtxn *t, z4_db db,
 		   const void *key, size_t klen);
@@ -99,7 +102,8 @@ int z4_objects_get(const uint8_t **data, size_t *len, z4_rtxn *t, z4_db db,
 void z4_objects_release(z4_store *s, const uint8_t *data, size_t len);
 
 /* Call fn for every key/value in db (in key order) until it returns non-zero
- * (which is returned). Bytes are valid during the call only. */
+ * (which is returned). Bytes are valid during the call only. Z4_ECORRUPT,
+ * before fn sees it, for a key or value outside data.mdb (see get). */
 int z4_objects_foreach(z4_rtxn *t, z4_db db,
 		       int (*fn)(const uint8_t *key, size_t klen,
 				 const uint8_t *val, size_t vlen, void *ud),

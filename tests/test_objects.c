@@ -1115,6 +1115,221 @@ static void test_release_keeps_data(void **state)
 	z4_objects_free(s);
 }
 
+/* ---- corrupt pages: values past the end of data.mdb ------------------- */
+
+/*
+ * LMDB's leaf node, as in its mdb.c (0.9, little endian): 16-bit halves of
+ * the data size, flags (F_BIGDATA: the data is the 8-byte number of the
+ * first overflow page), key size, then the key and the data.
+ */
+#define NODE_HDR 8
+#define NODE_BIGDATA 0x01
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	struct stat st;
+	uint8_t *buf;
+
+	assert_non_null(fp);
+	assert_int_equal(fstat(fileno(fp), &st), 0);
+	*len = (size_t)st.st_size;
+	buf = malloc(*len);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, *len, fp), *len);
+	fclose(fp);
+	return buf;
+}
+
+static void write_file(const char *path, const uint8_t *buf, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Offset of the leaf node holding `key`, which must occur once. */
+static size_t find_node(const uint8_t *buf, size_t len, const char *key)
+{
+	size_t klen = strlen(key);
+	const uint8_t *hit = memmem(buf, len, key, klen);
+	uint16_t ksize;
+
+	assert_non_null(hit);
+	assert_null(memmem(hit + 1, len - (size_t)(hit + 1 - buf), key, klen));
+	assert_true(hit - buf >= NODE_HDR);
+	memcpy(&ksize, hit - 2, 2);
+	assert_int_equal(ksize, klen);
+	return (size_t)(hit - buf) - NODE_HDR;
+}
+
+static int get_status(z4_store *s, z4_db db, const char *key)
+{
+	z4_rtxn *t = NULL;
+	const uint8_t *d;
+	size_t n;
+	int rc;
+
+	assert_int_equal(z4_objects_rtxn_begin(&t, s), Z4_OK);
+	rc = z4_objects_get(&d, &n, t, db, key, strlen(key));
+	/* Read the last byte: past the end of the file that faults. */
+	if (rc == Z4_OK && (n == 0 || d[n - 1] != 0x5a ||
+			    memchr(d, 0x5a, n) != d + n - 1))
+		rc = -100;
+	z4_objects_rtxn_end(t);
+	return rc;
+}
+
+static int count_fn(const uint8_t *key, size_t klen, const uint8_t *val,
+		    size_t vlen, void *ud)
+{
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)vlen;
+	(*(int *)ud)++;
+	return 0;
+}
+
+/* Add 1 MiB to the data size of key's node: past the end of the file (a
+ * few pages), still inside the 1 GiB map. Returns the node's flags. */
+static uint16_t grow_node(uint8_t *buf, size_t len, const char *key)
+{
+	size_t node = find_node(buf, len, key);
+	uint16_t hi, flags;
+
+	memcpy(&hi, buf + node + 2, 2);
+	hi = (uint16_t)(hi + 0x10);
+	memcpy(buf + node + 2, &hi, 2);
+	memcpy(&flags, buf + node + 4, 2);
+	return flags;
+}
+
+/*
+ * A flipped size field makes LMDB hand out a value that reaches past the
+ * end of data.mdb but stays inside the (much larger) map: reading it was
+ * SIGBUS (e2e_bitflip seed 5282: fsck in XXH3 over a tensor record whose
+ * size had grown by 1 GiB). Now get and foreach refuse it with
+ * Z4_ECORRUPT, and the intact values beside it still read. An overflow
+ * page number past the end is refused too (LMDB 0.9.24 itself checks it
+ * against the snapshot's last page: MDB_PAGE_NOTFOUND).
+ */
+static void test_value_outside_data_file(void **state)
+{
+	enum { BIG = 3 * 4096 + 100 };
+	static const char inl[] = "victim-inline-0123";
+	static const char ovf[] = "victim-oversize-4567";
+	static const char pgn[] = "victim-pageno-89ab";
+	fixture *f = *state;
+	z4_store *s = open_ok(f->path, Z4_STORE_CREATE, 0);
+	uint8_t small[31], *large = calloc(1, BIG), *buf;
+	char data[256];
+	size_t len, node;
+	uint64_t pgno;
+	uint16_t flags;
+	z4_rtxn *t = NULL;
+	int n = 0;
+
+	assert_non_null(large);
+	memset(small, 0, sizeof(small));
+	small[sizeof(small) - 1] = 0x5a;
+	large[BIG - 1] = 0x5a;
+	{
+		z4_put it[5] = {
+			{Z4_DB_TENSORS, inl, strlen(inl), small, sizeof(small), 0},
+			{Z4_DB_TENSORS, "intact-t", 8, small, sizeof(small), 0},
+			{Z4_DB_CHUNKS, ovf, strlen(ovf), large, BIG, 0},
+			{Z4_DB_CHUNKS, pgn, strlen(pgn), large, BIG, 0},
+			{Z4_DB_CHUNKS, "intact-c", 8, large, BIG, 0},
+		};
+		assert_int_equal(z4_objects_put_batch(s, it, 5), Z4_OK);
+	}
+	assert_int_equal(get_status(s, Z4_DB_TENSORS, inl), Z4_OK);
+	assert_int_equal(get_status(s, Z4_DB_CHUNKS, ovf), Z4_OK);
+	assert_int_equal(get_status(s, Z4_DB_CHUNKS, pgn), Z4_OK);
+	z4_objects_free(s);
+
+	snprintf(data, sizeof(data), "%s/data.mdb", f->path);
+	buf = read_file(data, &len);
+	assert_int_equal(grow_node(buf, len, inl) & NODE_BIGDATA, 0);
+	assert_int_equal(grow_node(buf, len, ovf) & NODE_BIGDATA, NODE_BIGDATA);
+	node = find_node(buf, len, pgn);
+	memcpy(&flags, buf + node + 4, 2);
+	assert_int_equal(flags & NODE_BIGDATA, NODE_BIGDATA);
+	pgno = len / 4096 + 16;
+	memcpy(buf + node + NODE_HDR + strlen(pgn), &pgno, sizeof(pgno));
+	write_file(data, buf, len);
+	free(buf);
+
+	s = open_ok(f->path, Z4_STORE_READONLY, 0);
+	assert_int_equal(get_status(s, Z4_DB_TENSORS, inl), Z4_ECORRUPT);
+	assert_string_equal(z4_error_last(),
+			    "tensors: value outside the data file: store "
+			    "corrupt");
+	assert_int_equal(get_status(s, Z4_DB_CHUNKS, ovf), Z4_ECORRUPT);
+	assert_string_equal(z4_error_last(),
+			    "chunks: value outside the data file: store "
+			    "corrupt");
+	assert_int_equal(get_status(s, Z4_DB_CHUNKS, pgn), Z4_ECORRUPT);
+	assert_int_equal(get_status(s, Z4_DB_TENSORS, "intact-t"), Z4_OK);
+	assert_int_equal(get_status(s, Z4_DB_CHUNKS, "intact-c"), Z4_OK);
+	assert_int_equal(z4_objects_rtxn_begin(&t, s), Z4_OK);
+	/* Each stops at its first victim, after "intact-*" (sorted before). */
+	assert_int_equal(z4_objects_foreach(t, Z4_DB_TENSORS, count_fn, &n),
+			 Z4_ECORRUPT);
+	assert_int_equal(n, 1);
+	assert_int_equal(z4_objects_foreach(t, Z4_DB_CHUNKS, count_fn, &n),
+			 Z4_ECORRUPT);
+	assert_int_equal(n, 2);
+	z4_objects_rtxn_end(t);
+	z4_objects_free(s);
+	free(large);
+}
+
+/* The data file grows under an open handle (another process commits): a
+ * snapshot begun later reads values past the size the handle saw before. */
+static void test_values_past_earlier_file_size(void **state)
+{
+	fixture *f = *state;
+	z4_store *s = open_ok(f->path, Z4_STORE_CREATE, 0);
+	z4_store_stat before, after;
+	z4_rtxn *old = NULL;
+	const uint8_t *d;
+	size_t n;
+	pid_t pid;
+
+	assert_int_equal(puts1(s, Z4_DB_RECIPES, "p", "parent"), Z4_OK);
+	assert_int_equal(z4_objects_stat(&before, s), Z4_OK);
+	assert_int_equal(z4_objects_rtxn_begin(&old, s), Z4_OK);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		z4_store *c = NULL;
+		int rc = z4_objects_open(&c, f->path, 0);
+		if (rc == 0) {
+			write_blobs(c, "late", 0, 8, MIB, 2);
+			z4_objects_free(c);
+		}
+		_exit(rc == 0 ? 0 : 1);
+	}
+	wait_child_ok(pid);
+	/* The old snapshot sees neither the new values nor any damage. */
+	assert_int_equal(z4_objects_get(&d, &n, old, Z4_DB_CHUNKS, "late000007",
+					10),
+			 Z4_ENOTFOUND);
+	assert_int_equal(z4_objects_get(&d, &n, old, Z4_DB_RECIPES, "p", 1),
+			 Z4_OK);
+	assert_memory_equal(d, "parent", 6);
+	z4_objects_rtxn_end(old);
+	check_blobs(s, "late", 0, 8, MIB);
+	assert_int_equal(z4_objects_stat(&after, s), Z4_OK);
+	assert_true(after.file_bytes >= before.file_bytes + 8 * MIB);
+	assert_int_equal(after.map_size, before.map_size); /* no remap */
+	z4_objects_free(s);
+}
+
 /* ---- disk full ---------------------------------------------------------- */
 
 static void test_disk_full(void **state)
@@ -1199,6 +1414,8 @@ int main(void)
 		T(test_snapshot_moves_between_threads),
 		T(test_stale_readers_reclaimed),
 		T(test_release_keeps_data),
+		T(test_value_outside_data_file),
+		T(test_values_past_earlier_file_size),
 		T(test_disk_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
