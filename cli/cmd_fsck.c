@@ -3,7 +3,12 @@
 #include "z4vc_maint.h"
 
 #include <cjson/cJSON.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int full, json;
 
@@ -18,7 +23,9 @@ const cli_cmd cli_cmd_fsck = {
         "and delta base is present and decodes to its checksum. --full also\n"
         "rebuilds every file and checks its SHA-256. Objects that nothing\n"
         "reaches are listed as dangling (not an error; 'z4vc gc' removes\n"
-        "them). Exits 1 if any problem is found.",
+        "them). Exits 1 if any problem is found. The check runs in a child\n"
+        "process: if damage inside the store's B-tree makes reading it\n"
+        "crash, that is reported as a problem, not as a crashed fsck.",
     .opts =
         (const cli_opt[]){
             {"full", 0, OPT_FLAG, &full, NULL,
@@ -60,7 +67,7 @@ static void on_dangling(const char *kind, const char *id, void *ud)
 	printf("dangling %s %s\n", kind, id);
 }
 
-int cmd_fsck(int argc, char **argv)
+static int fsck_run(void)
 {
 	z4vc_repo *repo = NULL;
 	report r = {0};
@@ -69,7 +76,6 @@ int cmd_fsck(int argc, char **argv)
 	z4vc_fsck_result res;
 	int rc = 1;
 
-	cli_parse_noargs(&cli_cmd_fsck, argc, argv);
 	if (json) {
 		r.problems = cJSON_CreateArray();
 		r.dangling = cJSON_CreateArray();
@@ -136,4 +142,50 @@ done:
 	cJSON_Delete(r.dangling);
 	z4vc_repo_free(repo);
 	return rc;
+}
+
+/*
+ * LMDB trusts its pages: a flipped node offset or size inside a B-tree page
+ * can make it read outside the map (SIGSEGV, SIGBUS) before any check of
+ * ours sees a value. fsck is the command run on a suspect store, so it
+ * checks in a child and turns such a death into a report.
+ */
+int cmd_fsck(int argc, char **argv)
+{
+	const char *what;
+	pid_t pid;
+	int st;
+
+	cli_parse_noargs(&cli_cmd_fsck, argc, argv);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int rc = fsck_run();
+		fflush(NULL);
+		_exit(rc == 0 ? 0 : 1);
+	}
+	if (pid < 0)
+		return fsck_run(); /* no process to spare: check in place */
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	if (WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGTERM ||
+	    WTERMSIG(st) == SIGKILL) {
+		fprintf(stderr, "z4vc: fsck: interrupted (signal %d)\n",
+		        WTERMSIG(st));
+		return 1;
+	}
+	what = strsignal(WTERMSIG(st));
+	if (json)
+		printf("{\"ok\": false, \"problem_count\": 1, \"problems\": "
+		       "[{\"kind\": \"store\", \"id\": \"\", \"why\": "
+		       "\"reading the store crashed (signal %d): its B-tree "
+		       "pages are damaged\"}], \"dangling\": []}\n",
+		       WTERMSIG(st));
+	fprintf(stderr,
+	        "z4vc: fsck: store: reading it crashed (%s): its LMDB B-tree "
+	        "pages are damaged; restore it from a remote or a backup\n",
+	        what ? what : "signal");
+	return 1;
 }

@@ -60,4 +60,35 @@ for i in $(seq 1 "$N"); do
   fi
 done
 echo "$N flips: $detected detected by fsck, $harmless harmless (data verified intact)"
+
+t "damaged B-tree pages"
+# LMDB trusts its pages: mark every node of every leaf page as having
+# duplicates (F_DUPDATA, which no z4vc database uses) and reading any of
+# them dereferences a cursor that does not exist. fsck must turn that
+# into a report, not crash.
+rm -rf "$store" && cp -a "$TMP/pristine" "$store"
+perl -e '
+  open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!"; binmode $f;
+  my ($ps, $n) = (4096, 0);
+  for (my $pg = 2; ; $pg++) {
+    seek($f, $pg * $ps, 0);
+    last if read($f, my $p, $ps) < $ps;
+    my ($pgno, $pad, $flags, $lower) = unpack("Q< S< S< S<", $p);
+    next unless $pgno == $pg && ($flags & 0x12) == 0x02; # leaf, not meta
+    for my $i (0 .. (($lower - 16) >> 1) - 1) {
+      my $off = unpack("S<", substr($p, 16 + 2 * $i, 2));
+      next if $off < 16 || $off + 8 > $ps;
+      substr($p, $off + 4, 2) =
+        pack("S<", unpack("S<", substr($p, $off + 4, 2)) | 0x04);
+      $n++;
+    }
+    seek($f, $pg * $ps, 0); print $f $p;
+  }
+  print "$n\n";' "$store/data.mdb" >"$TMP/marked"
+check "leaf nodes marked" test "$(cat "$TMP/marked")" -gt 0
+timeout 60 "$Z4VC" fsck >"$TMP/f.out" 2>"$TMP/f.err"
+check "fsck on damaged pages fails (exit 1, not a signal)" test $? = 1
+check "and says so" grep -q "^z4vc: fsck: store: .*damaged" "$TMP/f.err"
+timeout 60 "$Z4VC" fsck --json >"$TMP/f.json" 2>/dev/null
+check "fsck --json reports it" jq -e '.ok == false and .problems[0].kind == "store"' "$TMP/f.json"
 finish
