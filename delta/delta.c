@@ -4,14 +4,15 @@
  * group-scale keyframe (delta_group.h) and the validating decoder.
  * docs/format.md section 2 has the byte tables.
  *
- * Encoded chunk, format 2 (written), 3 (written for the group transform:
- * its own descriptor and stream table after the transform byte, see
- * parse_xform()) and 1 (still decoded):
+ * Encoded chunk, format 2 (written), 3 (written for the transforms format 2
+ * lacks, e.g. the group one with its own descriptor and stream table after
+ * the transform byte, see parse_xform(), and for any chunk with a wide
+ * order-0 plane, CODEC_RANSW) and 1 (still decoded):
  *
  *   fixed header   32 bytes: "Z4C", version, flags, elem_size, depth u16,
  *                  decoded_len u64, id (XXH3-128 of the decoded bytes)
  *   base id        16 bytes, only when flags has FLAG_DELTA
- *   transform      1 byte, format 2 only: 0 byte planes, 1 rotated planes
+ *   transform      1 byte, format 2 and 3: 0 byte planes, 1 rotated planes
  *   plane table    elem_size entries of 5 bytes: codec u8, stored_len u32
  *   payloads       plane 0 .. plane elem_size-1, back to back, nothing after
  *
@@ -19,7 +20,9 @@
  * trusted afterwards: decoded_len <= Z4_DELTA_CHUNK_MAX and a multiple of
  * elem_size; a raw plane stores exactly decoded_len / elem_size bytes; any
  * other plane is strictly shorter than the raw plane; a parent-context plane
- * only in a delta; the stored lengths add up to the rest of the buffer.
+ * only in a delta; a wide order-0 plane (format 3) only of WIDE_MIN_PLANE
+ * bytes or more, and format 3 with transform 0 or 1 only with one; the
+ * stored lengths add up to the rest of the buffer.
  * Hence an encoding is never longer than header + decoded_len, which is
  * z4_delta_bound(). Payload contents are validated by their decoders
  * (rans.c, zstd) and, in the end, by the id.
@@ -69,8 +72,12 @@
 #define CODEC_RANS1 3   /* format 2: rANS, order 1 */
 #define CODEC_RANSP 4   /* format 2: rANS, context = the base's plane */
 #define CODEC_RANSX 5   /* format 2: rANS, context = top-plane mix (below) */
+/* Format 3: rANS order 0 per 64 KiB block over 32 interleaved states
+ * (rans_wide.h), for planes of at least WIDE_MIN_PLANE bytes. */
+#define CODEC_RANSW 6
 #define CODEC_COUNT_V1 2
 #define CODEC_COUNT_V2 6
+#define CODEC_COUNT_V3 7
 
 #define XFORM_PLANES 0
 #define XFORM_ROT 1 /* words rotated left one bit before the split */
@@ -88,6 +95,9 @@
 /* Context models pay 32 bytes of bitmap and a table per context: below this
  * many symbols order 0 always wins. */
 #define CTX_MIN_PLANE 4096
+/* Order 0 planes this long code as CODEC_RANSW: 112 more bytes of states per
+ * 64 KiB block buy a decoder several times faster. */
+#define WIDE_MIN_PLANE (64u << 10)
 
 /* Internal to this file: a candidate encoding does not fit its budget. */
 #define OVER 1
@@ -331,9 +341,10 @@ static int parse_xform(plane_table *tab, size_t *pos, const uint8_t *enc,
 	if (enc_len < *pos + HDR_XFORM)
 		return Z4_ECORRUPT;
 	tab->xform = enc[(*pos)++];
-	/* Format 3 is exactly the transforms format 2 lacks. */
+	/* Format 3 is the transforms format 2 lacks, or format 2's with a
+	 * CODEC_RANSW plane (parse() checks). */
 	if (tab->xform >= XFORM_COUNT ||
-	    (tab->xform >= XFORM_GROUP) != (info->version >= 3) ||
+	    (tab->xform >= XFORM_GROUP && info->version < 3) ||
 	    (tab->xform == XFORM_ROT && e == 1) ||
 	    (tab->xform >= XFORM_SUB && (e == 1 || !info->is_delta)))
 		return Z4_ECORRUPT;
@@ -364,7 +375,7 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	z4_delta_info info;
 	const uint8_t *t;
 	uint64_t len, total = 0;
-	unsigned flags, e, depth, version, n_codecs;
+	unsigned flags, e, depth, version, n_codecs, n_wide = 0;
 	size_t m, pos;
 
 	memset(&info, 0, sizeof(info));
@@ -414,21 +425,29 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	if (enc_len < info.header_len)
 		return Z4_ECORRUPT;
 	t = enc + pos;
-	n_codecs = version >= 2 ? CODEC_COUNT_V2 : CODEC_COUNT_V1;
+	n_codecs = version >= 3	  ? CODEC_COUNT_V3
+		   : version >= 2 ? CODEC_COUNT_V2
+				  : CODEC_COUNT_V1;
 	for (unsigned k = 0; k < tab->n; k++, t += HDR_PLANE) {
 		uint32_t s = z4_le32(t + 1);
 		if (t[0] >= n_codecs ||
 		    ((t[0] == CODEC_RANSP || t[0] == CODEC_RANSX) &&
 		     !info.is_delta) ||
-		    (t[0] == CODEC_RANSX && k == e - 1))
+		    (t[0] == CODEC_RANSX && k == e - 1) ||
+		    (t[0] == CODEC_RANSW && tab->len[k] < WIDE_MIN_PLANE))
 			return Z4_ECORRUPT;
 		if (t[0] == CODEC_RAW ? s != tab->len[k]
 				      : (s == 0 || s >= tab->len[k]))
 			return Z4_ECORRUPT;
 		tab->codec[k] = t[0];
 		tab->stored[k] = s;
+		n_wide += t[0] == CODEC_RANSW;
 		total += s;
 	}
+	/* One version per encoding: format 3 with format 2's transforms only
+	 * for what format 2 cannot say. */
+	if (version >= 3 && tab->xform < XFORM_GROUP && !n_wide)
+		return Z4_ECORRUPT;
 	if (total != enc_len - info.header_len)
 		return Z4_ECORRUPT;
 	info.depth = depth;
@@ -446,7 +465,8 @@ int z4_delta_info_read(z4_delta_info *out, const uint8_t *enc, size_t enc_len)
 }
 
 /* The fixed header, base id and transform byte; returns where the stream
- * table starts. Format 2, or 3 for XFORM_GROUP. */
+ * table starts. Format 2, or 3 for XFORM_GROUP (set_version() makes a
+ * format 2 header 3 when a stream turns out CODEC_RANSW). */
 static size_t put_header(uint8_t *out, unsigned elem_size, unsigned depth,
 			 size_t len, const z4_id *id, const z4_id *base_id,
 			 unsigned xform)
@@ -466,6 +486,15 @@ static size_t put_header(uint8_t *out, unsigned elem_size, unsigned depth,
 	}
 	out[pos++] = (uint8_t)xform;
 	return pos;
+}
+
+/* A format 2 header whose stream table (n entries at pos) has a
+ * CODEC_RANSW stream becomes format 3: the layout is the same. */
+static void set_version(uint8_t *out, size_t pos, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (out[pos + HDR_PLANE * k] == CODEC_RANSW)
+			out[OFF_VERSION] = 3;
 }
 
 /* ---- encode ---- */
@@ -541,12 +570,16 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
 			p.est = est2[2];
 		}
 	}
+	/* After every choice, which thus stays what format 2 made. */
+	if (p.codec == CODEC_RANS0 && m >= WIDE_MIN_PLANE)
+		p.codec = CODEC_RANSW;
 	return p;
 }
 
 static int rans_model(uint8_t codec)
 {
 	return codec == CODEC_RANS0   ? Z4_RANS_O0
+	       : codec == CODEC_RANSW ? Z4_RANS_W0
 	       : codec == CODEC_RANS1 ? Z4_RANS_O1
 				      : Z4_RANS_CTX; /* RANSP, RANSX */
 }
@@ -929,6 +962,8 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		rc = put_planes(&len, dst, pos, e, dst_cap, ctx, use, lens, bp,
 				mix, kplan, zstd);
 		assert(rc != OVER);
+		if (rc == Z4_OK)
+			set_version(dst, pos, e);
 	}
 	if (rc != Z4_OK)
 		return rc;

@@ -28,6 +28,7 @@
 #include "z4_alloc.h"
 #include "z4_err.h"
 #include "z4_le.h"
+#include "rans_wide.h"
 
 #define RANS_L (1u << 16)
 #define S_O0 12
@@ -87,6 +88,7 @@ struct z4_rans_work {
 	uint32_t *dt;          /* decode tables: order 0 at 0, context c's
 				* at c << S_CTX; zeroed once, so a table
 				* never built still reads as defined */
+	const z4_ransw_kernels *wide; /* Z4_RANS_W0 row decoder */
 	uint8_t *buf;          /* encoder output (words written backwards) */
 	size_t buf_cap;
 	uint32_t lg[LOG_TAB];  /* log2_q16(x) for 0 < x < LOG_TAB */
@@ -125,7 +127,13 @@ z4_rans_work *z4_rans_work_new(void)
 	}
 	for (uint32_t x = 1; x < LOG_TAB; x++)
 		w->lg[x] = (uint32_t)log2_q16(x);
+	w->wide = z4_ransw_kernels_pick();
 	return w;
+}
+
+void z4_rans_work_set_wide(z4_rans_work *w, const z4_ransw_kernels *k)
+{
+	w->wide = k;
 }
 
 void z4_rans_work_free(z4_rans_work *w)
@@ -637,14 +645,114 @@ INLINE int dec_loop(uint8_t *dst, size_t n, const uint8_t *p,
 #undef RENORM_FAST
 #undef TAB
 
+
+/* ---- wide order 0 (rans_wide.h) ---- */
+
+#define WL Z4_RANSW_LANES
+#define WSTATE_BYTES (4 * WL)
+
+/* Encode one block of bn symbols with the encoder symbols es (12-bit) into
+ * the buffer ending at end, backwards, in the exact reverse of the
+ * decoder's order: the last (partial) row, then rows last to first, lanes
+ * 31 to 0 within a row. The words come out in the decoder's reading order:
+ * by row, then lane. Returns the payload start: the 32 final states, then
+ * the words. end - 2 * bn - WSTATE_BYTES must be inside the buffer. */
+static uint8_t *enc_wide(uint8_t *end, const esym *es, const uint8_t *src,
+			 size_t bn)
+{
+	uint32_t x[WL];
+	size_t rows = bn / WL;
+	uint8_t *p = end;
+
+	for (int j = 0; j < WL; j++)
+		x[j] = RANS_L;
+	for (size_t pos = bn; pos-- > rows * WL;)
+		enc_put(&x[pos % WL], &p, &es[src[pos]], S_O0, 0);
+	for (size_t r = rows; r-- > 0;) {
+		const uint8_t *s = src + r * WL;
+		for (int j = WL; j-- > 0;)
+			enc_put(&x[j], &p, &es[s[j]], S_O0, 0);
+	}
+	p -= WSTATE_BYTES;
+	for (int j = 0; j < WL; j++)
+		z4_put32(p + 4 * j, x[j]);
+	return p;
+}
+
+static void build_wtable(uint32_t *t, const uint16_t *f)
+{
+	uint32_t c = 0;
+
+	for (int s = 0; s < 256; s++) {
+		for (uint32_t j = 0; j < f[s]; j++)
+			t[c + j] = Z4_RANSW_ENTRY(f[s], j, s);
+		c += f[s];
+	}
+}
+
+/* One symbol of lane j, reading its refill only if the input has it. */
+#define WIDE_CHECKED(j, out)                                                   \
+	do {                                                                   \
+		uint32_t v_ = x[j], e_ = dt[v_ & 0xfff];                       \
+		(out) = (uint8_t)(e_ >> 24);                                   \
+		v_ = ((e_ & 0xfff) + 1) * (v_ >> 12) + (e_ >> 12 & 0xfff);     \
+		if (v_ < RANS_L) {                                             \
+			if (end - p < 2)                                       \
+				return Z4_ECORRUPT;                            \
+			v_ = v_ << 16 | z4_le16(p);                            \
+			p += 2;                                                \
+		}                                                              \
+		x[j] = v_;                                                     \
+	} while (0)
+
+/* Decode one block's payload [p, end) (states and words) into dst[0..bn).
+ * The kernel runs as many rows as the input surely holds, checked once per
+ * run; the rest (near the stream's end) is checked per word. */
+static int dec_wide(uint8_t *dst, size_t bn, const uint8_t *p,
+		    const uint8_t *end, const uint32_t *dt,
+		    const z4_ransw_kernels *k)
+{
+	uint32_t x[WL];
+	size_t rows = bn / WL, r = 0;
+
+	if (end - p < WSTATE_BYTES)
+		return Z4_ECORRUPT;
+	for (int j = 0; j < WL; j++) {
+		x[j] = z4_le32(p + 4 * j);
+		if (x[j] < RANS_L)
+			return Z4_ECORRUPT;
+	}
+	p += WSTATE_BYTES;
+	for (;;) {
+		size_t room = (size_t)(end - p) / Z4_RANSW_ROW_MAX;
+		size_t run = rows - r < room ? rows - r : room;
+		if (!run)
+			break;
+		k->rows(x, dst + r * WL, run, &p, dt);
+		r += run;
+	}
+	for (; r < rows; r++)
+		for (int j = 0; j < WL; j++)
+			WIDE_CHECKED(j, dst[r * WL + j]);
+	for (size_t pos = rows * WL; pos < bn; pos++)
+		WIDE_CHECKED(pos % WL, dst[pos]);
+	for (int j = 0; j < WL; j++)
+		if (x[j] != RANS_L)
+			return Z4_ECORRUPT;
+	return p == end ? Z4_OK : Z4_ECORRUPT;
+}
+
+#undef WIDE_CHECKED
+
 /* ---- order 0 ---- */
 
+/* Order 0, or with `wide` the same blocks coded by enc_wide. */
 static int enc_o0(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
-		  const uint8_t *src, size_t n)
+		  const uint8_t *src, size_t n, int wide)
 {
 	uint8_t *o = dst, *const oend = dst + cap;
 
-	Z4_TRY(grow(w, 2 * (size_t)Z4_RANS_BLOCK + STATE_BYTES));
+	Z4_TRY(grow(w, 2 * (size_t)Z4_RANS_BLOCK + WSTATE_BYTES));
 	for (size_t b = 0; b < n; b += Z4_RANS_BLOCK) {
 		size_t bn = n - b < Z4_RANS_BLOCK ? n - b : Z4_RANS_BLOCK;
 		const uint8_t *s = src + b;
@@ -671,7 +779,9 @@ static int enc_o0(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
 			size_t plen;
 			build_esyms(w->es[0], f, S_O0);
 			/* Under a bit per symbol, shedding branches. */
-			if (code_bits(w, h, f, S_O0) >> 16 < bn)
+			if (wide)
+				pl = enc_wide(end, w->es[0], s, bn);
+			else if (code_bits(w, h, f, S_O0) >> 16 < bn)
 				pl = enc_loop(end, (const esym(*)[256])w->es,
 					      s, bn, NULL, Z4_RANS_O0, S_O0, 1);
 			else
@@ -700,7 +810,7 @@ static int enc_o0(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
 }
 
 static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
-		  size_t len)
+		  size_t len, int wide)
 {
 	const uint8_t *end = p + len;
 
@@ -731,6 +841,14 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 			p += 4;
 			if ((size_t)(end - p) < plen)
 				return Z4_ECORRUPT;
+			if (wide) {
+				build_wtable(w->dt, w->freq[0]);
+				rc = dec_wide(dst + b, bn, p, p + plen, w->dt,
+					      w->wide);
+				Z4_TRY(rc);
+				p += plen;
+				break;
+			}
 			build_dtable(w->dt, w->freq[0], S_O0, NULL);
 			if (plen < bn / 8)
 				rc = dec_loop(dst + b, bn, p, p + plen, w->dt,
@@ -936,8 +1054,9 @@ int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,
 		   const uint8_t *side)
 {
 	*out_len = 0;
-	if (model == Z4_RANS_O0)
-		return enc_o0(out_len, dst, cap, w, src, n);
+	if (model == Z4_RANS_O0 || model == Z4_RANS_W0)
+		return enc_o0(out_len, dst, cap, w, src, n,
+			      model == Z4_RANS_W0);
 	assert(model == Z4_RANS_O1 || (model == Z4_RANS_CTX && side));
 	return enc_ctx(out_len, dst, cap, w, src, n, side, model);
 }
@@ -948,8 +1067,8 @@ int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
 {
 	if (!src && len)
 		return Z4_ECORRUPT;
-	if (model == Z4_RANS_O0)
-		return dec_o0(dst, n, w, src, len);
+	if (model == Z4_RANS_O0 || model == Z4_RANS_W0)
+		return dec_o0(dst, n, w, src, len, model == Z4_RANS_W0);
 	if (model == Z4_RANS_O1 || (model == Z4_RANS_CTX && side))
 		return dec_ctx(dst, n, w, src, len, side, model);
 	return Z4_ECORRUPT;

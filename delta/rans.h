@@ -9,6 +9,9 @@
  * Stream layouts are in docs/format.md ("rANS streams"). The coder is
  * deterministic and uses integer arithmetic only.
  *
+ * Z4_RANS_W0 codes like Z4_RANS_O0 (same blocks and tables) but
+ * interleaves each block over 32 states instead of 4 quarters.
+ *
  * Decoders read only inside [src, src + len), write only dst[0..n), and
  * return Z4_ECORRUPT on any malformed input (bad table, context without a
  * table, states or lengths that do not end exactly); they never crash.
@@ -26,6 +29,8 @@ enum {
 	Z4_RANS_O0 = 0,  /* per block frequency table */
 	Z4_RANS_O1 = 1,  /* context: previous byte of the same quarter */
 	Z4_RANS_CTX = 2, /* context: co-located byte of a side plane */
+	Z4_RANS_W0 = 3,  /* order 0 per block, 32 interleaved states (fast
+			  * to decode with SIMD: rans_wide.h) */
 };
 
 /* Scratch shared by encoder and decoder, one per thread (about 4 MiB of

@@ -18,7 +18,7 @@
  * (v2-*: raw, zstd, rANS order 0 / order 1 / parent-context planes, rotated
  * floats) and format 3 (v3-group-bf16: group scales with an exception;
  * v3-sub-e2/e4: arithmetic deltas; v3-group-input: mode-2 data that takes
- * the group path); the deltas were encoded against fuzz_base(), so mode 1
+ * the group path; v3-wide-bf16: a wide order-0 plane); the deltas were encoded against fuzz_base(), so mode 1
  * decodes them all the way through.
  */
 #include <stdint.h>

@@ -1,0 +1,67 @@
+/*
+ * rans_wide.c - the portable row kernel of rans_wide.h (the reference)
+ * and the choice of kernel.
+ */
+#include "rans_wide.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "z4_le.h"
+
+/* Hide a value from the optimizer: the select stays a conditional move. */
+#if defined(__GNUC__)
+#define OPAQUE(v) __asm__("" : "+r"(v))
+#else
+#define OPAQUE(v) ((void)0)
+#endif
+
+static void rows_portable(uint32_t x[Z4_RANSW_LANES], uint8_t *dst,
+			  size_t rows, const uint8_t **pp, const uint32_t *dt)
+{
+	const uint8_t *p = *pp;
+	uint32_t s[Z4_RANSW_LANES];
+
+	memcpy(s, x, sizeof(s));
+	for (size_t r = 0; r < rows; r++, dst += Z4_RANSW_LANES) {
+		for (int j = 0; j < Z4_RANSW_LANES; j++) {
+			uint32_t v = s[j], e = dt[v & 0xfff], need, y;
+			dst[j] = (uint8_t)(e >> 24);
+			v = ((e & 0xfff) + 1) * (v >> 12) + (e >> 12 & 0xfff);
+			/* Unpredictable: no branch. The word is read even
+			 * when not due (the caller vouches for the bytes). */
+			need = v < (1u << 16);
+			y = v << 16 | z4_le16(p);
+			OPAQUE(y);
+			s[j] = need ? y : v;
+			p += need << 1;
+		}
+	}
+	memcpy(x, s, sizeof(s));
+	*pp = p;
+}
+
+const z4_ransw_kernels z4_ransw_portable = {"portable", rows_portable};
+
+static const z4_ransw_kernels *pick(void)
+{
+	const char *no = getenv("Z4_NO_AVX2");
+	const z4_ransw_kernels *k = NULL;
+
+	if (!no || !*no || strcmp(no, "0") == 0)
+		k = z4_ransw_avx2();
+	return k ? k : &z4_ransw_portable;
+}
+
+const z4_ransw_kernels *z4_ransw_kernels_pick(void)
+{
+	/* Racing first calls pick the same table: benign, and atomic. */
+	static const z4_ransw_kernels *chosen;
+	const z4_ransw_kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+
+	if (!k) {
+		k = pick();
+		__atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
+	}
+	return k;
+}

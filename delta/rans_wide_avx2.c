@@ -1,0 +1,203 @@
+/*
+ * rans_wide_avx2.c - the row kernel of rans_wide.h with AVX2: 32 states
+ * in four vectors of 8 lanes. Per vector: gather the 8 table entries,
+ * advance the states, find the lanes below 2^16 (an 8-bit mask), load the
+ * next 8 words of the stream widened to 32 bits and permute the first
+ * popcount(mask) of them into the needing lanes, in lane order, from a
+ * 256-entry table; advance the input by popcount(mask) words. Compiled
+ * with the target attribute only, handed out when the CPU has AVX2.
+ */
+#include "rans_wide.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,popcnt")))
+
+/* perm[m]: for each lane j, the index of its word among the loaded 8,
+ * popcount(m & ((1 << j) - 1)) (don't care where bit j of m is clear),
+ * packed a byte per lane. */
+static const uint64_t perm[256] = {
+	0x0000000000000000ull, 0x0000000000000000ull, 0x0000000000000000ull,
+	0x0000000000000100ull, 0x0000000000000000ull, 0x0000000000010000ull,
+	0x0000000000010000ull, 0x0000000000020100ull, 0x0000000000000000ull,
+	0x0000000001000000ull, 0x0000000001000000ull, 0x0000000002000100ull,
+	0x0000000001000000ull, 0x0000000002010000ull, 0x0000000002010000ull,
+	0x0000000003020100ull, 0x0000000000000000ull, 0x0000000100000000ull,
+	0x0000000100000000ull, 0x0000000200000100ull, 0x0000000100000000ull,
+	0x0000000200010000ull, 0x0000000200010000ull, 0x0000000300020100ull,
+	0x0000000100000000ull, 0x0000000201000000ull, 0x0000000201000000ull,
+	0x0000000302000100ull, 0x0000000201000000ull, 0x0000000302010000ull,
+	0x0000000302010000ull, 0x0000000403020100ull, 0x0000000000000000ull,
+	0x0000010000000000ull, 0x0000010000000000ull, 0x0000020000000100ull,
+	0x0000010000000000ull, 0x0000020000010000ull, 0x0000020000010000ull,
+	0x0000030000020100ull, 0x0000010000000000ull, 0x0000020001000000ull,
+	0x0000020001000000ull, 0x0000030002000100ull, 0x0000020001000000ull,
+	0x0000030002010000ull, 0x0000030002010000ull, 0x0000040003020100ull,
+	0x0000010000000000ull, 0x0000020100000000ull, 0x0000020100000000ull,
+	0x0000030200000100ull, 0x0000020100000000ull, 0x0000030200010000ull,
+	0x0000030200010000ull, 0x0000040300020100ull, 0x0000020100000000ull,
+	0x0000030201000000ull, 0x0000030201000000ull, 0x0000040302000100ull,
+	0x0000030201000000ull, 0x0000040302010000ull, 0x0000040302010000ull,
+	0x0000050403020100ull, 0x0000000000000000ull, 0x0001000000000000ull,
+	0x0001000000000000ull, 0x0002000000000100ull, 0x0001000000000000ull,
+	0x0002000000010000ull, 0x0002000000010000ull, 0x0003000000020100ull,
+	0x0001000000000000ull, 0x0002000001000000ull, 0x0002000001000000ull,
+	0x0003000002000100ull, 0x0002000001000000ull, 0x0003000002010000ull,
+	0x0003000002010000ull, 0x0004000003020100ull, 0x0001000000000000ull,
+	0x0002000100000000ull, 0x0002000100000000ull, 0x0003000200000100ull,
+	0x0002000100000000ull, 0x0003000200010000ull, 0x0003000200010000ull,
+	0x0004000300020100ull, 0x0002000100000000ull, 0x0003000201000000ull,
+	0x0003000201000000ull, 0x0004000302000100ull, 0x0003000201000000ull,
+	0x0004000302010000ull, 0x0004000302010000ull, 0x0005000403020100ull,
+	0x0001000000000000ull, 0x0002010000000000ull, 0x0002010000000000ull,
+	0x0003020000000100ull, 0x0002010000000000ull, 0x0003020000010000ull,
+	0x0003020000010000ull, 0x0004030000020100ull, 0x0002010000000000ull,
+	0x0003020001000000ull, 0x0003020001000000ull, 0x0004030002000100ull,
+	0x0003020001000000ull, 0x0004030002010000ull, 0x0004030002010000ull,
+	0x0005040003020100ull, 0x0002010000000000ull, 0x0003020100000000ull,
+	0x0003020100000000ull, 0x0004030200000100ull, 0x0003020100000000ull,
+	0x0004030200010000ull, 0x0004030200010000ull, 0x0005040300020100ull,
+	0x0003020100000000ull, 0x0004030201000000ull, 0x0004030201000000ull,
+	0x0005040302000100ull, 0x0004030201000000ull, 0x0005040302010000ull,
+	0x0005040302010000ull, 0x0006050403020100ull, 0x0000000000000000ull,
+	0x0100000000000000ull, 0x0100000000000000ull, 0x0200000000000100ull,
+	0x0100000000000000ull, 0x0200000000010000ull, 0x0200000000010000ull,
+	0x0300000000020100ull, 0x0100000000000000ull, 0x0200000001000000ull,
+	0x0200000001000000ull, 0x0300000002000100ull, 0x0200000001000000ull,
+	0x0300000002010000ull, 0x0300000002010000ull, 0x0400000003020100ull,
+	0x0100000000000000ull, 0x0200000100000000ull, 0x0200000100000000ull,
+	0x0300000200000100ull, 0x0200000100000000ull, 0x0300000200010000ull,
+	0x0300000200010000ull, 0x0400000300020100ull, 0x0200000100000000ull,
+	0x0300000201000000ull, 0x0300000201000000ull, 0x0400000302000100ull,
+	0x0300000201000000ull, 0x0400000302010000ull, 0x0400000302010000ull,
+	0x0500000403020100ull, 0x0100000000000000ull, 0x0200010000000000ull,
+	0x0200010000000000ull, 0x0300020000000100ull, 0x0200010000000000ull,
+	0x0300020000010000ull, 0x0300020000010000ull, 0x0400030000020100ull,
+	0x0200010000000000ull, 0x0300020001000000ull, 0x0300020001000000ull,
+	0x0400030002000100ull, 0x0300020001000000ull, 0x0400030002010000ull,
+	0x0400030002010000ull, 0x0500040003020100ull, 0x0200010000000000ull,
+	0x0300020100000000ull, 0x0300020100000000ull, 0x0400030200000100ull,
+	0x0300020100000000ull, 0x0400030200010000ull, 0x0400030200010000ull,
+	0x0500040300020100ull, 0x0300020100000000ull, 0x0400030201000000ull,
+	0x0400030201000000ull, 0x0500040302000100ull, 0x0400030201000000ull,
+	0x0500040302010000ull, 0x0500040302010000ull, 0x0600050403020100ull,
+	0x0100000000000000ull, 0x0201000000000000ull, 0x0201000000000000ull,
+	0x0302000000000100ull, 0x0201000000000000ull, 0x0302000000010000ull,
+	0x0302000000010000ull, 0x0403000000020100ull, 0x0201000000000000ull,
+	0x0302000001000000ull, 0x0302000001000000ull, 0x0403000002000100ull,
+	0x0302000001000000ull, 0x0403000002010000ull, 0x0403000002010000ull,
+	0x0504000003020100ull, 0x0201000000000000ull, 0x0302000100000000ull,
+	0x0302000100000000ull, 0x0403000200000100ull, 0x0302000100000000ull,
+	0x0403000200010000ull, 0x0403000200010000ull, 0x0504000300020100ull,
+	0x0302000100000000ull, 0x0403000201000000ull, 0x0403000201000000ull,
+	0x0504000302000100ull, 0x0403000201000000ull, 0x0504000302010000ull,
+	0x0504000302010000ull, 0x0605000403020100ull, 0x0201000000000000ull,
+	0x0302010000000000ull, 0x0302010000000000ull, 0x0403020000000100ull,
+	0x0302010000000000ull, 0x0403020000010000ull, 0x0403020000010000ull,
+	0x0504030000020100ull, 0x0302010000000000ull, 0x0403020001000000ull,
+	0x0403020001000000ull, 0x0504030002000100ull, 0x0403020001000000ull,
+	0x0504030002010000ull, 0x0504030002010000ull, 0x0605040003020100ull,
+	0x0302010000000000ull, 0x0403020100000000ull, 0x0403020100000000ull,
+	0x0504030200000100ull, 0x0403020100000000ull, 0x0504030200010000ull,
+	0x0504030200010000ull, 0x0605040300020100ull, 0x0403020100000000ull,
+	0x0504030201000000ull, 0x0504030201000000ull, 0x0605040302000100ull,
+	0x0504030201000000ull, 0x0605040302010000ull, 0x0605040302010000ull,
+	0x0706050403020100ull,
+};
+
+/* Decode a vector's symbols (entries to e), advance its states, and find
+ * the lanes that need a word (need, and m as a bit mask). */
+#define ADV(s, e, need, m)                                                     \
+	do {                                                                   \
+		__m256i f_, off_;                                              \
+		e = _mm256_i32gather_epi32((const int *)dt,                    \
+					   _mm256_and_si256(s, m12), 4);       \
+		f_ = _mm256_add_epi32(_mm256_and_si256(e, m12), one);          \
+		off_ = _mm256_and_si256(_mm256_srli_epi32(e, 12), m12);        \
+		s = _mm256_add_epi32(                                          \
+			_mm256_mullo_epi32(_mm256_srli_epi32(s, 12), f_),      \
+			off_);                                                 \
+		need = _mm256_cmpeq_epi32(_mm256_srli_epi32(s, 16), zero);     \
+		m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(need));   \
+	} while (0)
+
+/* Shift the next words in at q, in lane order, where needed. */
+#define REFILL(s, need, m, q)                                                  \
+	do {                                                                   \
+		__m256i idx_ = _mm256_cvtepu8_epi32(_mm_loadl_epi64(           \
+			(const __m128i *)(const void *)&perm[m]));             \
+		__m256i w_ = _mm256_cvtepu16_epi32(                            \
+			_mm_loadu_si128((const __m128i *)(const void *)(q)));  \
+		w_ = _mm256_permutevar8x32_epi32(w_, idx_);                    \
+		s = _mm256_blendv_epi8(                                        \
+			s, _mm256_or_si256(_mm256_slli_epi32(s, 16), w_),      \
+			need);                                                 \
+	} while (0)
+
+AVX2 static void rows_avx2(uint32_t x[Z4_RANSW_LANES], uint8_t *dst,
+			   size_t rows, const uint8_t **pp, const uint32_t *dt)
+{
+	const __m256i m12 = _mm256_set1_epi32(0xfff);
+	const __m256i one = _mm256_set1_epi32(1);
+	const __m256i zero = _mm256_setzero_si256();
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	const uint8_t *p = *pp;
+	__m256i s0 = _mm256_loadu_si256((const __m256i *)(const void *)x);
+	__m256i s1 = _mm256_loadu_si256((const __m256i *)(const void *)(x + 8));
+	__m256i s2 =
+		_mm256_loadu_si256((const __m256i *)(const void *)(x + 16));
+	__m256i s3 =
+		_mm256_loadu_si256((const __m256i *)(const void *)(x + 24));
+
+	for (size_t r = 0; r < rows; r++, dst += Z4_RANSW_LANES) {
+		__m256i e0, e1, e2, e3, n0, n1, n2, n3, b;
+		unsigned m0, m1, m2, m3;
+		const uint8_t *p1, *p2, *p3;
+		/* The four vectors advance independently; only then do the
+		 * input positions of their refills follow, from the masks
+		 * alone: a short chain. */
+		ADV(s0, e0, n0, m0);
+		ADV(s1, e1, n1, m1);
+		ADV(s2, e2, n2, m2);
+		ADV(s3, e3, n3, m3);
+		p1 = p + 2 * (unsigned)__builtin_popcount(m0);
+		p2 = p1 + 2 * (unsigned)__builtin_popcount(m1);
+		p3 = p2 + 2 * (unsigned)__builtin_popcount(m2);
+		REFILL(s0, n0, m0, p);
+		REFILL(s1, n1, m1, p1);
+		REFILL(s2, n2, m2, p2);
+		REFILL(s3, n3, m3, p3);
+		p = p3 + 2 * (unsigned)__builtin_popcount(m3);
+		/* Symbols are the top bytes: 32 of them, in lane order. */
+		b = _mm256_packus_epi16(
+			_mm256_packus_epi32(_mm256_srli_epi32(e0, 24),
+					    _mm256_srli_epi32(e1, 24)),
+			_mm256_packus_epi32(_mm256_srli_epi32(e2, 24),
+					    _mm256_srli_epi32(e3, 24)));
+		b = _mm256_permutevar8x32_epi32(b, order);
+		_mm256_storeu_si256((__m256i *)(void *)dst, b);
+	}
+	_mm256_storeu_si256((__m256i *)(void *)x, s0);
+	_mm256_storeu_si256((__m256i *)(void *)(x + 8), s1);
+	_mm256_storeu_si256((__m256i *)(void *)(x + 16), s2);
+	_mm256_storeu_si256((__m256i *)(void *)(x + 24), s3);
+	*pp = p;
+}
+
+static const z4_ransw_kernels avx2_kernels = {"avx2", rows_avx2};
+
+const z4_ransw_kernels *z4_ransw_avx2(void)
+{
+	return __builtin_cpu_supports("avx2") ? &avx2_kernels : NULL;
+}
+
+#else
+
+const z4_ransw_kernels *z4_ransw_avx2(void)
+{
+	return NULL;
+}
+
+#endif

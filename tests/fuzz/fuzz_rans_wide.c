@@ -1,0 +1,94 @@
+/*
+ * fuzz_rans_wide.c - libFuzzer target for the wide order-0 rANS model of
+ * delta/ (Z4_RANS_W0, rans_wide.h), below the chunk header and its hash.
+ *
+ * Byte 0, bit 0: mode. Decode mode: a u24 little-endian symbol count n
+ * (taken modulo 2^18), then the stream, decoded into exactly n bytes by
+ * every row kernel of this host: each must succeed or return Z4_ECORRUPT,
+ * never touch memory outside (ASan), and all must agree on the result and
+ * the bytes; a success must re-encode to a stream that decodes the same.
+ * Round-trip mode: the rest is the data; encode, then every kernel must
+ * give it back.
+ * Seeds (tests/fuzz/corpus/rans_wide/): streams of 1 to 3 blocks.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rans.h"
+#include "rans_wide.h"
+#include "z4_err.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static z4_rans_work *w;
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		abort();
+	return p;
+}
+
+/* Decode with each kernel; abort unless they agree. */
+static int decode_all(uint8_t *out, size_t n, const uint8_t *src,
+		      size_t len)
+{
+	const z4_ransw_kernels *ks[2] = {&z4_ransw_portable, z4_ransw_avx2()};
+	uint8_t *o2 = xmalloc(n);
+	int rc = 0;
+
+	for (int k = 0; k < 2 && ks[k]; k++) {
+		int r;
+		z4_rans_work_set_wide(w, ks[k]);
+		r = z4_rans_decode(k ? o2 : out, n, w, src, len, Z4_RANS_W0,
+				   NULL);
+		if (r != Z4_OK && r != Z4_ECORRUPT)
+			abort();
+		if (k == 0)
+			rc = r;
+		else if (r != rc || (r == Z4_OK && n && memcmp(o2, out, n)))
+			abort();
+	}
+	free(o2);
+	return rc;
+}
+
+static void roundtrip(const uint8_t *src, size_t n)
+{
+	size_t cap = n + n / 8 + 4096, len;
+	uint8_t *enc = xmalloc(cap), *out = xmalloc(n);
+
+	if (z4_rans_encode(&len, enc, cap, w, src, n, Z4_RANS_W0, NULL) !=
+		    Z4_OK ||
+	    decode_all(out, n, enc, len) != Z4_OK ||
+	    (n && memcmp(out, src, n) != 0))
+		abort();
+	free(out);
+	free(enc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!w && !(w = z4_rans_work_new()))
+		abort();
+	if (size < 1)
+		return 0;
+	if (!(data[0] & 1)) {
+		size_t n;
+		uint8_t *out;
+		if (size < 4)
+			return 0;
+		n = ((size_t)data[1] | (size_t)data[2] << 8 |
+		     (size_t)data[3] << 16) &
+		    ((1u << 18) - 1);
+		out = xmalloc(n);
+		if (decode_all(out, n, data + 4, size - 4) == Z4_OK)
+			roundtrip(out, n);
+		free(out);
+	} else {
+		roundtrip(data + 1, size - 1);
+	}
+	return 0;
+}
