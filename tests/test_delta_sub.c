@@ -17,30 +17,14 @@
 #include "delta_sub.h"
 #include "z4_delta.h"
 #include "z4_le.h"
-
-static z4_delta_ctx *ctx;
-
-static uint64_t rng(uint64_t *s) /* splitmix64 */
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	assert_non_null(p);
-	return p;
-}
+#include "testcodec.h"
 
 /* Every 16-bit word against bases spread over the whole range. */
 static void test_words_bf16_all(void **state)
 {
 	const size_t m = 65536;
-	uint8_t *src = xmalloc(2 * m), *base = xmalloc(2 * m);
-	uint8_t *z = xmalloc(2 * m), *out = xmalloc(2 * m);
+	uint8_t *src = tc_xmalloc(2 * m), *base = tc_xmalloc(2 * m);
+	uint8_t *z = tc_xmalloc(2 * m), *out = tc_xmalloc(2 * m);
 	(void)state;
 	for (uint32_t b = 0; b < 65536; b += 4099) {
 		for (size_t i = 0; i < m; i++) {
@@ -65,14 +49,14 @@ static void test_words_wide_random(void **state)
 	static const uint64_t odd[] = {0, 0x8000000000000000ull,
 				       0x7ff0000000000000ull, 0x7f800000,
 				       0xffffffffffffffffull, 1};
-	uint8_t *src = xmalloc(8 * m), *base = xmalloc(8 * m);
-	uint8_t *z = xmalloc(8 * m), *out = xmalloc(8 * m);
+	uint8_t *src = tc_xmalloc(8 * m), *base = tc_xmalloc(8 * m);
+	uint8_t *z = tc_xmalloc(8 * m), *out = tc_xmalloc(8 * m);
 	uint64_t seed = 11;
 	(void)state;
 	for (unsigned e = 4; e <= 8; e *= 2) {
 		for (size_t i = 0; i < m * e; i += 8) {
-			z4_put64(src + i, rng(&seed));
-			z4_put64(base + i, rng(&seed));
+			z4_put64(src + i, tc_rng(&seed));
+			z4_put64(base + i, tc_rng(&seed));
 		}
 		for (size_t i = 0; i < 6; i++) {
 			memcpy(src + i * e, &odd[i], e);
@@ -121,9 +105,9 @@ static void weights(uint8_t *w0, uint8_t *w1, size_t m, unsigned e,
 		    uint64_t seed)
 {
 	for (size_t i = 0; i < m; i++) {
-		double g = ((double)(rng(&seed) >> 11) / 9007199254740992.0 -
+		double g = ((double)(tc_rng(&seed) >> 11) / 9007199254740992.0 -
 			    0.5) * 0.08;
-		double d = ((double)(rng(&seed) >> 11) / 9007199254740992.0 -
+		double d = ((double)(tc_rng(&seed) >> 11) / 9007199254740992.0 -
 			    0.5) * 0.002 * g;
 		float a = (float)g, b = (float)(g + d);
 		if (e == 2) {
@@ -142,8 +126,8 @@ static void test_codec_picks_sub_for_updates(void **state)
 	(void)state;
 	for (unsigned e = 2; e <= 4; e += 2) {
 		size_t len = m * e, cap = z4_delta_bound(len, e), n = 0;
-		uint8_t *w0 = xmalloc(len), *w1 = xmalloc(len);
-		uint8_t *enc = xmalloc(cap), *out = xmalloc(len);
+		uint8_t *w0 = tc_xmalloc(len), *w1 = tc_xmalloc(len);
+		uint8_t *enc = tc_xmalloc(cap), *out = tc_xmalloc(len);
 		z4_id bid;
 		z4_delta_info info;
 		z4_delta_params par = {.elem_size = e,
@@ -182,9 +166,9 @@ static void test_codec_picks_sub_for_updates(void **state)
 static void test_sub_chunk_damage(void **state)
 {
 	const size_t m = 2048, len = 2 * m;
-	uint8_t *w0 = xmalloc(len), *w1 = xmalloc(len), *out = xmalloc(len);
-	size_t cap = z4_delta_bound(len, 2), n = 0, caught = 0, flips = 0;
-	uint8_t *enc = xmalloc(cap), *t = xmalloc(cap);
+	uint8_t *w0 = tc_xmalloc(len), *w1 = tc_xmalloc(len);
+	size_t cap = z4_delta_bound(len, 2), n = 0, caught, flips, odd;
+	uint8_t *enc = tc_xmalloc(cap);
 	z4_id bid;
 	z4_delta_info info;
 	z4_delta_params par = {.elem_size = 2,
@@ -198,44 +182,12 @@ static void test_sub_chunk_damage(void **state)
 					 &par),
 			 Z4_OK);
 	assert_int_equal(info.version, 3);
-	for (size_t k = 0; k < n; k++)
-		assert_int_not_equal(z4_delta_decode(out, len, ctx, enc, k, w0),
-				     Z4_OK);
-	for (size_t off = 0; off < n; off++)
-		for (unsigned bit = 0; bit < 8; bit++) {
-			int rc;
-			memcpy(t, enc, n);
-			t[off] ^= (uint8_t)(1u << bit);
-			rc = z4_delta_decode(out, len, ctx, t, n, w0);
-			flips++;
-			if (rc == Z4_OK) {
-				/* only the depth is in no check */
-				assert_true(off == 6 || off == 7);
-				assert_memory_equal(out, w1, len);
-			} else {
-				caught++;
-			}
-		}
+	caught = tc_damage(&flips, &odd, enc, n, w1, len, w0);
+	assert_int_equal(odd, 0); /* only the depth is in no check */
 	assert_true(caught + 16 >= flips);
 	free(w0);
 	free(w1);
-	free(out);
 	free(enc);
-	free(t);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	ctx = z4_delta_ctx_new();
-	return ctx ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	z4_delta_ctx_free(ctx);
-	return 0;
 }
 
 int main(void)
@@ -247,5 +199,5 @@ int main(void)
 		cmocka_unit_test(test_codec_picks_sub_for_updates),
 		cmocka_unit_test(test_sub_chunk_damage),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tc_setup, tc_teardown);
 }
