@@ -17,6 +17,7 @@
 
 #include "z4_delta.h"
 #include "z4_le.h"
+#define TC_DELTA_CTX
 #include "testcodec.h"
 
 static double uniform(uint64_t *s)

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "rans.h"
+#include "testcodec.h"
 #include "z4_delta.h"
 #include "z4_le.h"
 
@@ -35,28 +36,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint64_t rng_next(uint64_t *s) /* splitmix64 */
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	assert_non_null(p);
-	return p;
-}
-
 /* Shapes: 0 constant, 1 skewed few symbols, 2 uniform, 3 geometric over
  * all 256, 4 runs (order-1 friendly), 5 a function of the side plane. */
 static void fill(uint8_t *p, const uint8_t *side, size_t n, int shape,
 		 uint64_t seed)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint64_t r = rng_next(&seed);
+		uint64_t r = tc_rng(&seed);
 		switch (shape) {
 		case 0:
 			p[i] = 0x3c;
@@ -73,7 +59,7 @@ static void fill(uint8_t *p, const uint8_t *side, size_t n, int shape,
 				k++;
 				r >>= 1;
 				if (!r)
-					r = rng_next(&seed);
+					r = tc_rng(&seed);
 			}
 			p[i] = (uint8_t)k;
 			break;
@@ -91,7 +77,7 @@ static void roundtrip(const uint8_t *src, size_t n, int model,
 		      const uint8_t *side, size_t *len_out)
 {
 	size_t cap = 2 * n + 64 * 1024, len;
-	uint8_t *enc = xmalloc(cap), *out = xmalloc(n);
+	uint8_t *enc = tc_xmalloc(cap), *out = tc_xmalloc(n);
 	assert_int_equal(z4_rans_encode(&len, enc, cap, w, src, n, model,
 					side),
 			 0);
@@ -115,7 +101,7 @@ static void test_roundtrip_models_sizes_shapes(void **state)
 	(void)state;
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 		size_t n = sizes[si];
-		uint8_t *src = xmalloc(n), *side = xmalloc(n);
+		uint8_t *src = tc_xmalloc(n), *side = tc_xmalloc(n);
 		fill(side, NULL, n, 4, 7 + si);
 		for (int shape = 0; shape < 6; shape++) {
 			fill(src, side, n, shape, 100 * si + (uint64_t)shape);
@@ -131,7 +117,7 @@ static void test_roundtrip_models_sizes_shapes(void **state)
 static void test_models_compress(void **state)
 {
 	const size_t n = 1 << 18;
-	uint8_t *src = xmalloc(n), *side = xmalloc(n);
+	uint8_t *src = tc_xmalloc(n), *side = tc_xmalloc(n);
 	size_t l0, l1, l2;
 	(void)state;
 	fill(side, NULL, n, 4, 1);
@@ -159,7 +145,7 @@ static void test_models_compress(void **state)
 static void test_estimates(void **state)
 {
 	const size_t n = 1 << 20;
-	uint8_t *src = xmalloc(n), *side = xmalloc(n);
+	uint8_t *src = tc_xmalloc(n), *side = tc_xmalloc(n);
 	size_t est[3], est2[3], len;
 	(void)state;
 	fill(side, NULL, n, 4, 11);
@@ -252,9 +238,9 @@ static void test_truncations_and_flips(void **state)
 	for (int model = 0; model < 3; model++) {
 		const uint8_t *g = goldens[model].p;
 		size_t len = goldens[model].len;
-		uint8_t *t = xmalloc(len + 1);
+		uint8_t *t = tc_xmalloc(len + 1);
 		for (size_t cut = 0; cut < len; cut++) {
-			uint8_t *c = xmalloc(cut);
+			uint8_t *c = tc_xmalloc(cut);
 			memcpy(c, g, cut);
 			assert_int_equal(z4_rans_decode(out, 40, w, c, cut,
 							model, side),
@@ -328,7 +314,7 @@ static float gauss(uint64_t *s)
 {
 	float sum = 0;
 	for (int i = 0; i < 12; i++)
-		sum += (float)(rng_next(s) >> 40) / (float)(1u << 24);
+		sum += (float)(tc_rng(s) >> 40) / (float)(1u << 24);
 	return sum - 6.0f;
 }
 
@@ -339,7 +325,7 @@ static void weights(uint8_t *base, uint8_t *src, size_t n, unsigned dt,
 	for (size_t i = 0; i < n; i++) {
 		double v = 0.02 * gauss(&seed);
 		double u = v * (1 + 0.01 * gauss(&seed));
-		if (rng_next(&seed) & 3)
+		if (tc_rng(&seed) & 3)
 			u = v; /* most weights unchanged */
 		if (dt == Z4_DELTA_DT_BF16) {
 			z4_put16(base + 2 * i, to_bf16((float)v));
@@ -367,8 +353,8 @@ static void test_chunk_dtypes_roundtrip(void **state)
 		const size_t n = 100003;
 		size_t len = n * es[d], cap = z4_delta_bound(len, es[d]);
 		size_t klen, dlen;
-		uint8_t *base = xmalloc(len), *src = xmalloc(len);
-		uint8_t *k = xmalloc(cap), *e = xmalloc(cap), *out = xmalloc(len);
+		uint8_t *base = tc_xmalloc(len), *src = tc_xmalloc(len);
+		uint8_t *k = tc_xmalloc(cap), *e = tc_xmalloc(cap), *out = tc_xmalloc(len);
 		z4_id bid;
 		z4_delta_info info;
 		z4_delta_params par = {.elem_size = es[d], .dtype = dts[d]};
@@ -419,7 +405,7 @@ static uint8_t *delta_with_codec(size_t *elen, z4_delta_info *info,
 				 uint8_t codec)
 {
 	size_t cap = z4_delta_bound(len, 2);
-	uint8_t *e = xmalloc(cap), *out = xmalloc(len);
+	uint8_t *e = tc_xmalloc(cap), *out = tc_xmalloc(len);
 	z4_id bid;
 	z4_delta_params par = {.elem_size = 2, .base = base, .base_id = &bid};
 
@@ -440,7 +426,7 @@ static void test_parent_context_plane(void **state)
 {
 	const size_t n = 1 << 16, len = 2 * n;
 	z4_delta_ctx *ctx = z4_delta_ctx_new();
-	uint8_t *base = xmalloc(len), *src = xmalloc(len), *e;
+	uint8_t *base = tc_xmalloc(len), *src = tc_xmalloc(len), *e;
 	size_t elen;
 	uint64_t s = 3;
 	z4_delta_info info;
@@ -449,11 +435,11 @@ static void test_parent_context_plane(void **state)
 	/* High bytes: a new value that is a function of the parent's, with
 	 * noise; low bytes: unchanged. XOR alone does not capture this. */
 	for (size_t i = 0; i < n; i++) {
-		uint8_t hb = (uint8_t)(rng_next(&s) >> 58);
-		base[2 * i] = src[2 * i] = (uint8_t)(rng_next(&s) >> 56);
+		uint8_t hb = (uint8_t)(tc_rng(&s) >> 58);
+		base[2 * i] = src[2 * i] = (uint8_t)(tc_rng(&s) >> 56);
 		base[2 * i + 1] = hb;
 		src[2 * i + 1] = (uint8_t)((hb * 37 + 11) ^
-					   ((rng_next(&s) & 63) == 0));
+					   ((tc_rng(&s) & 63) == 0));
 	}
 	e = delta_with_codec(&elen, &info, ctx, base, src, len, 1, 4); /* parent ctx */
 	free(base);
@@ -468,14 +454,14 @@ static void test_mix_context_plane(void **state)
 {
 	const size_t n = 1 << 17, len = 2 * n;
 	z4_delta_ctx *ctx = z4_delta_ctx_new();
-	uint8_t *base = xmalloc(len), *src = xmalloc(len), *out = xmalloc(len), *e;
+	uint8_t *base = tc_xmalloc(len), *src = tc_xmalloc(len), *out = tc_xmalloc(len), *e;
 	size_t elen;
 	uint64_t s = 9;
 	z4_delta_info info;
 	(void)state;
 	assert_non_null(ctx);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t r = rng_next(&s);
+		uint64_t r = tc_rng(&s);
 		uint8_t hb = (uint8_t)(0x30 + (r & 15));
 		uint8_t moved = (r >> 8 & 15) == 0;
 		/* Low-byte change: as many noise bits as the high byte says. */
@@ -549,9 +535,9 @@ static void test_bad_v2_headers(void **state)
 static void test_output_independent_of_ctx(void **state)
 {
 	const size_t n = 300000, len = 4 * n;
-	uint8_t *base = xmalloc(len), *src = xmalloc(len);
+	uint8_t *base = tc_xmalloc(len), *src = tc_xmalloc(len);
 	size_t cap = z4_delta_bound(len, 4), la, lb;
-	uint8_t *a = xmalloc(cap), *b = xmalloc(cap);
+	uint8_t *a = tc_xmalloc(cap), *b = tc_xmalloc(cap);
 	z4_delta_ctx *c1 = z4_delta_ctx_new(), *c2 = z4_delta_ctx_new();
 	z4_id bid;
 	z4_delta_params par = {.elem_size = 4, .dtype = Z4_DELTA_DT_F32,

@@ -17,6 +17,7 @@
 #include "delta_sub.h"
 #include "z4_delta.h"
 #include "z4_le.h"
+#define TC_DELTA_CTX
 #include "testcodec.h"
 
 /* Every 16-bit word against bases spread over the whole range. */

@@ -30,6 +30,7 @@
 #include <xxhash.h>
 
 #include "rans.h"
+#include "testcodec.h"
 #include "z4_err.h"
 #include "z4_le.h"
 
@@ -50,21 +51,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint64_t rng_next(uint64_t *s) /* splitmix64 */
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	assert_non_null(p);
-	return p;
-}
-
 /* Count of trailing one bits of r, at most max: a geometric variate. */
 static unsigned geom(uint64_t r, unsigned max)
 {
@@ -82,7 +68,7 @@ static void code_one(XXH3_state_t *h, const uint8_t *src, size_t n,
 		     int model, const uint8_t *side)
 {
 	size_t cap = 2 * n + 64 * 1024, len = 0, len2 = 0;
-	uint8_t *enc = xmalloc(cap), *out = xmalloc(n);
+	uint8_t *enc = tc_xmalloc(cap), *out = tc_xmalloc(n);
 	uint8_t hdr[24];
 	int rc = z4_rans_encode(&len, enc, cap, w, src, n, model, side);
 
@@ -98,7 +84,7 @@ static void code_one(XXH3_state_t *h, const uint8_t *src, size_t n,
 	if (n)
 		assert_memory_equal(out, src, n);
 	if (len) {
-		uint8_t *enc2 = xmalloc(len - 1);
+		uint8_t *enc2 = tc_xmalloc(len - 1);
 		assert_int_equal(z4_rans_encode(&len2, enc2, len - 1, w, src,
 						n, model, side),
 				 1);
@@ -128,7 +114,7 @@ static void fill(uint8_t *p, const uint8_t *side, size_t n, int shape,
 		 uint64_t seed)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint64_t r = rng_next(&seed);
+		uint64_t r = tc_rng(&seed);
 		switch (shape) {
 		case 0:
 			p[i] = 0x3c;
@@ -163,7 +149,7 @@ static void shapes_case(XXH3_state_t *h, XXH3_state_t *he)
 {
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 		size_t n = sizes[si];
-		uint8_t *src = xmalloc(n), *side = xmalloc(n);
+		uint8_t *src = tc_xmalloc(n), *side = tc_xmalloc(n);
 		fill(side, NULL, n, 4, 7 + si);
 		for (int shape = 0; shape < 7; shape++) {
 			fill(src, side, n, shape, 100 * si + (uint64_t)shape);
@@ -192,7 +178,7 @@ static void make_weights(uint8_t *planes, uint8_t *next_planes, size_t m,
 	const unsigned bits = 8 * e;
 
 	for (size_t i = 0; i < m; i++) {
-		uint64_t r = rng_next(&seed), r2 = rng_next(&seed);
+		uint64_t r = tc_rng(&seed), r2 = tc_rng(&seed);
 		unsigned layer = (unsigned)(i / 40000 % 5);
 		uint32_t ex, v, v2, mag, mag2;
 		if (e == 2)
@@ -232,8 +218,8 @@ static void make_weights(uint8_t *planes, uint8_t *next_planes, size_t m,
 static void planes_case(XXH3_state_t *h, XXH3_state_t *he, size_t m,
 			unsigned e, uint64_t seed)
 {
-	uint8_t *base = xmalloc(m * e), *next = xmalloc(m * e),
-		*x = xmalloc(m * e), *mix = xmalloc(m);
+	uint8_t *base = tc_xmalloc(m * e), *next = tc_xmalloc(m * e),
+		*x = tc_xmalloc(m * e), *mix = tc_xmalloc(m);
 	const uint8_t *btop = base + (e - 1) * m, *xtop = x + (e - 1) * m;
 
 	make_weights(base, next, m, e, seed);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "rans.h"
+#include "testcodec.h"
 #include "rans_wide.h"
 #include "z4_delta.h"
 #include "z4_err.h"
@@ -45,21 +46,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint64_t rng_next(uint64_t *s) /* splitmix64 */
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-	assert_non_null(p);
-	return p;
-}
-
 /* Shapes: 0 constant, 1 two symbols (very skewed), 2 uniform, 3 geometric
  * over all 256 (exponent-like), 4 constant runs of random bytes. */
 static void fill(uint8_t *p, size_t n, int shape, uint64_t seed)
@@ -67,7 +53,7 @@ static void fill(uint8_t *p, size_t n, int shape, uint64_t seed)
 	uint8_t run = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t r = rng_next(&seed);
+		uint64_t r = tc_rng(&seed);
 		switch (shape) {
 		case 0:
 			p[i] = 0x7e;
@@ -97,7 +83,7 @@ static void fill(uint8_t *p, size_t n, int shape, uint64_t seed)
 static int decode_all(uint8_t *out, size_t n, const uint8_t *enc,
 		      size_t len)
 {
-	uint8_t *o2 = xmalloc(n);
+	uint8_t *o2 = tc_xmalloc(n);
 	int rc = 0;
 
 	for (int k = 0; k < n_kern; k++) {
@@ -128,8 +114,8 @@ static void test_roundtrip_sizes_shapes(void **state)
 	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
 		for (int shape = 0; shape < 5; shape++) {
 			size_t n = sizes[si], cap = n + n / 8 + 4096, len, l0;
-			uint8_t *src = xmalloc(n), *enc = xmalloc(cap);
-			uint8_t *out = xmalloc(n);
+			uint8_t *src = tc_xmalloc(n), *enc = tc_xmalloc(cap);
+			uint8_t *out = tc_xmalloc(n);
 			fill(src, n, shape, 7 * n + (uint64_t)shape);
 			assert_int_equal(z4_rans_encode(&len, enc, cap, w, src,
 							n, Z4_RANS_W0, NULL),
@@ -156,7 +142,7 @@ static void test_ratio_near_order0(void **state)
 {
 	const size_t n = 1u << 21;
 	size_t cap = n + 65536, len, l0;
-	uint8_t *src = xmalloc(n), *enc = xmalloc(cap), *out = xmalloc(n);
+	uint8_t *src = tc_xmalloc(n), *enc = tc_xmalloc(cap), *out = tc_xmalloc(n);
 	(void)state;
 	fill(src, n, 3, 11);
 	assert_int_equal(z4_rans_encode(&l0, enc, cap, w, src, n, Z4_RANS_O0,
@@ -180,7 +166,7 @@ static void test_kernels_match_portable(void **state)
 {
 	enum { ROWS = 200 };
 	uint64_t seed = 3;
-	uint32_t *dt = xmalloc(4096 * sizeof(uint32_t));
+	uint32_t *dt = tc_xmalloc(4096 * sizeof(uint32_t));
 	uint8_t in[ROWS * Z4_RANSW_ROW_MAX];
 	(void)state;
 	for (int round = 0; round < 50; round++) {
@@ -192,7 +178,7 @@ static void test_kernels_match_portable(void **state)
 		/* A random table: k symbols, frequencies summing to 4096. */
 		memset(f, 0, sizeof(f));
 		for (unsigned left = 4096; left;) {
-			uint64_t r = rng_next(&seed);
+			uint64_t r = tc_rng(&seed);
 			unsigned v = 1 + (unsigned)(r % (round % 3 ? 300 : 4096));
 			if (v > left)
 				v = left;
@@ -203,9 +189,9 @@ static void test_kernels_match_portable(void **state)
 			for (unsigned j = 0; j < f[s]; j++, c++)
 				dt[c] = Z4_RANSW_ENTRY(f[s], j, s);
 		for (size_t i = 0; i < sizeof(in); i++)
-			in[i] = (uint8_t)rng_next(&seed);
+			in[i] = (uint8_t)tc_rng(&seed);
 		for (int j = 0; j < Z4_RANSW_LANES; j++) {
-			uint32_t r = (uint32_t)rng_next(&seed);
+			uint32_t r = (uint32_t)tc_rng(&seed);
 			x0[j] = r < (1u << 16) ? r | 1u << 16 : r;
 		}
 		memcpy(x, x0, sizeof(x));
@@ -234,8 +220,8 @@ static void test_truncations_and_flips(void **state)
 {
 	const size_t n = 5000;
 	size_t cap = 2 * n + 4096, len, caught = 0, flips = 0, wrong = 0;
-	uint8_t *src = xmalloc(n), *enc = xmalloc(cap), *t = xmalloc(cap);
-	uint8_t *out = xmalloc(n);
+	uint8_t *src = tc_xmalloc(n), *enc = tc_xmalloc(cap), *t = tc_xmalloc(cap);
+	uint8_t *out = tc_xmalloc(n);
 	(void)state;
 	fill(src, n, 3, 5);
 	assert_int_equal(z4_rans_encode(&len, enc, cap, w, src, n, Z4_RANS_W0,
@@ -310,15 +296,15 @@ static void test_chunk_version_rules(void **state)
 	z4_delta_ctx *ctx = z4_delta_ctx_new();
 	const size_t m = 150001;
 	size_t len = 2 * m, cap = z4_delta_bound(len, 2), n = 0;
-	uint8_t *src = xmalloc(len), *enc = xmalloc(cap), *t = xmalloc(cap);
-	uint8_t *out = xmalloc(len);
+	uint8_t *src = tc_xmalloc(len), *enc = tc_xmalloc(cap), *t = tc_xmalloc(cap);
+	uint8_t *out = tc_xmalloc(len);
 	z4_delta_params par = {.elem_size = 2, .dtype = Z4_DELTA_DT_BF16};
 	z4_delta_info info;
 	uint64_t seed = 1;
 	(void)state;
 	assert_non_null(ctx);
 	for (size_t i = 0; i < m; i++) {
-		uint64_t r = rng_next(&seed);
+		uint64_t r = tc_rng(&seed);
 		unsigned k = 0;
 		while (k < 6 && (r >> (40 + k) & 1))
 			k++;
@@ -375,15 +361,15 @@ static void test_chunk_damage(void **state)
 	z4_delta_ctx *ctx = z4_delta_ctx_new();
 	const size_t m = 70001;
 	size_t len = 2 * m, cap = z4_delta_bound(len, 2), n = 0;
-	uint8_t *src = xmalloc(len), *enc = xmalloc(cap), *t = xmalloc(cap);
-	uint8_t *out = xmalloc(len);
+	uint8_t *src = tc_xmalloc(len), *enc = tc_xmalloc(cap), *t = tc_xmalloc(cap);
+	uint8_t *out = tc_xmalloc(len);
 	z4_delta_params par = {.elem_size = 2, .dtype = Z4_DELTA_DT_BF16};
 	z4_delta_info info;
 	uint64_t seed = 2;
 	(void)state;
 	assert_non_null(ctx);
 	for (size_t i = 0; i < m; i++) {
-		uint64_t r = rng_next(&seed);
+		uint64_t r = tc_rng(&seed);
 		z4_put16(src + 2 * i,
 			 (uint16_t)((unsigned)(118 + (r >> 40) % 5) << 7 |
 				    (r & 0x807f)));

@@ -1,7 +1,8 @@
 /*
  * testcodec.h - shared by the codec tests (include after <cmocka.h>): a
- * seeded generator, checked allocation, one z4_delta_ctx per program,
- * and the truncation / bit-flip sweep over an encoded chunk.
+ * seeded generator, checked allocation and, with TC_DELTA_CTX defined,
+ * one z4_delta_ctx per program and the truncation / bit-flip sweep over
+ * an encoded chunk.
  */
 #ifndef Z4_TESTCODEC_H
 #define Z4_TESTCODEC_H
@@ -11,8 +12,6 @@
 #include <string.h>
 
 #include "z4_delta.h"
-
-static z4_delta_ctx *ctx;
 
 static inline uint64_t tc_rng(uint64_t *s) /* splitmix64 */
 {
@@ -28,6 +27,9 @@ static inline void *tc_xmalloc(size_t n)
 	assert_non_null(p);
 	return p;
 }
+
+#ifdef TC_DELTA_CTX /* the program's context, set up by tc_setup */
+static z4_delta_ctx *ctx;
 
 static inline int tc_setup(void **state)
 {
@@ -79,5 +81,6 @@ static inline size_t tc_damage(size_t *flips, size_t *odd, const uint8_t *enc,
 	free(out);
 	return caught;
 }
+#endif /* TC_DELTA_CTX */
 
 #endif
