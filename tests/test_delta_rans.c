@@ -15,26 +15,10 @@
 #include <cmocka.h>
 
 #include "rans.h"
+#define TC_RANS_WORK
 #include "testcodec.h"
 #include "z4_delta.h"
 #include "z4_le.h"
-
-static z4_rans_work *w;
-
-static int setup(void **state)
-{
-	(void)state;
-	w = z4_rans_work_new();
-	return w ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	z4_rans_work_free(w);
-	w = NULL;
-	return 0;
-}
 
 /* Shapes: 0 constant, 1 skewed few symbols, 2 uniform, 3 geometric over
  * all 256, 4 runs (order-1 friendly), 5 a function of the side plane. */
@@ -595,5 +579,5 @@ int main(void)
 		cmocka_unit_test(test_output_independent_of_ctx),
 		cmocka_unit_test(test_dtype_names),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tc_rans_setup, tc_rans_teardown);
 }

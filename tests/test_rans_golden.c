@@ -30,26 +30,10 @@
 #include <xxhash.h>
 
 #include "rans.h"
+#define TC_RANS_WORK
 #include "testcodec.h"
 #include "z4_err.h"
 #include "z4_le.h"
-
-static z4_rans_work *w;
-
-static int setup(void **state)
-{
-	(void)state;
-	w = z4_rans_work_new();
-	return w ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	z4_rans_work_free(w);
-	w = NULL;
-	return 0;
-}
 
 /* Count of trailing one bits of r, at most max: a geometric variate. */
 static unsigned geom(uint64_t r, unsigned max)
@@ -311,5 +295,5 @@ int main(void)
 		cmocka_unit_test(test_golden_bf16_planes),
 		cmocka_unit_test(test_golden_fp32_planes),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tc_rans_setup, tc_rans_teardown);
 }

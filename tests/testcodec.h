@@ -1,6 +1,7 @@
 /*
  * testcodec.h - shared by the codec tests (include after <cmocka.h>): a
- * seeded generator, checked allocation and, with TC_DELTA_CTX defined,
+ * seeded generator, checked allocation, with TC_RANS_WORK one rANS
+ * scratch per program, and with TC_DELTA_CTX defined
  * one z4_delta_ctx per program and the truncation / bit-flip sweep over
  * an encoded chunk.
  */
@@ -27,6 +28,27 @@ static inline void *tc_xmalloc(size_t n)
 	assert_non_null(p);
 	return p;
 }
+
+#ifdef TC_RANS_WORK /* the program's rANS scratch, set up by tc_rans_setup */
+#include "rans.h"
+
+static z4_rans_work *w;
+
+static inline int tc_rans_setup(void **state)
+{
+	(void)state;
+	w = z4_rans_work_new();
+	return w ? 0 : -1;
+}
+
+static inline int tc_rans_teardown(void **state)
+{
+	(void)state;
+	z4_rans_work_free(w);
+	w = NULL;
+	return 0;
+}
+#endif /* TC_RANS_WORK */
 
 #ifdef TC_DELTA_CTX /* the program's context, set up by tc_setup */
 static z4_delta_ctx *ctx;
