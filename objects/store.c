@@ -1438,10 +1438,13 @@ static int other_lmdb_users(const char *dir)
 static void remove_tmp(const char *tmp)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/%s", tmp, STORE_DATA_FILE);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", tmp);
-	unlink(path);
+	/* A name that does not fit was never created. */
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", tmp,
+			     STORE_DATA_FILE) < sizeof(path))
+		unlink(path);
+	if ((size_t)snprintf(path, sizeof(path), "%s/lock.mdb", tmp) <
+	    sizeof(path))
+		unlink(path);
 	rmdir(tmp);
 }
 
