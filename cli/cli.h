@@ -42,6 +42,9 @@ void cli_parse(const cli_cmd *cmd, int argc, char **argv, int *npos);
  * error ("unexpected argument '<arg>'", exit 129). */
 void cli_parse_noargs(const cli_cmd *cmd, int argc, char **argv);
 void cli_help(const cli_cmd *cmd, FILE *out);
+/* Drop main's crash note (SIGSEGV/SIGBUS), for a child whose parent
+ * reports the crash itself. */
+void cli_crash_note_remove(void);
 _Noreturn void cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -160,7 +160,9 @@ int cmd_fsck(int argc, char **argv)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		int rc = fsck_run();
+		int rc;
+		cli_crash_note_remove(); /* the parent reports a crash */
+		rc = fsck_run();
 		fflush(NULL);
 		_exit(rc == 0 ? 0 : 1);
 	}

@@ -1,8 +1,18 @@
 /* main.c - git-like dispatch: z4vc [-C DIR] <command> [options]. */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define Z4_HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define Z4_HAVE_ASAN 1
+#endif
+#endif
 
 #define CMD(name) &cli_cmd_##name,
 static const cli_cmd *const commands[] = {
@@ -61,6 +71,56 @@ const cli_cmd cli_cmd_help = {
 	.opts = (const cli_opt[]){{0}},
 };
 
+/* The command's line for the crash note, filled before dispatch. */
+static char crash_note[256];
+static size_t crash_note_len;
+
+static void on_crash(int sig)
+{
+	/* Only async-signal-safe calls; then die of the same signal, so the
+	 * exit status (and a core file, where enabled) stays what it was. */
+	ssize_t r = write(STDERR_FILENO, crash_note, crash_note_len);
+	(void)r;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * LMDB trusts its B-tree pages: a damaged store can make it read outside
+ * its map before any check of ours runs (fsck checks in a child for that
+ * reason). Any other command dies of the signal as before, but says what
+ * to do first. Sanitizer builds keep their own, more useful, report.
+ */
+static void crash_note_install(const char *cmd)
+{
+#ifndef Z4_HAVE_ASAN
+	int n = snprintf(crash_note, sizeof(crash_note),
+			 "z4vc: %s: crashed (invalid memory access): if the "
+			 "store is damaged, 'z4vc fsck' says where\n",
+			 cmd);
+	struct sigaction sa;
+
+	if (n <= 0 || (size_t)n >= sizeof(crash_note))
+		return;
+	crash_note_len = (size_t)n;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_crash;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+#else
+	(void)cmd;
+#endif
+}
+
+/* For a child that reports its own crash (fsck). */
+void cli_crash_note_remove(void)
+{
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGBUS, SIG_DFL);
+}
+
 int main(int argc, char **argv)
 {
 	size_t idx;
@@ -91,5 +151,6 @@ int main(int argc, char **argv)
 			argv[i]);
 		return EXIT_USAGE;
 	}
+	crash_note_install(argv[i]);
 	return handlers[idx](argc - i, argv + i);
 }
