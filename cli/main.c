@@ -71,7 +71,7 @@ const cli_cmd cli_cmd_help = {
 	.opts = (const cli_opt[]){{0}},
 };
 
-/* The command's line for the crash note, filled before dispatch. */
+/* What a crashing command prints, set before dispatch. */
 static char crash_note[256];
 static size_t crash_note_len;
 
