@@ -71,6 +71,13 @@ const cli_cmd cli_cmd_help = {
 	.opts = (const cli_opt[]){{0}},
 };
 
+/*
+ * LMDB trusts its B-tree pages: a damaged store can make it read outside
+ * its map before any check of ours runs (fsck checks in a child for that
+ * reason). Any other command dies of the signal as before, but says what
+ * to do first. Sanitizer builds keep their own, more useful, report.
+ */
+#ifndef Z4_HAVE_ASAN
 /* What a crashing command prints, set before dispatch. */
 static char crash_note[256];
 static size_t crash_note_len;
@@ -85,15 +92,8 @@ static void on_crash(int sig)
 	raise(sig);
 }
 
-/*
- * LMDB trusts its B-tree pages: a damaged store can make it read outside
- * its map before any check of ours runs (fsck checks in a child for that
- * reason). Any other command dies of the signal as before, but says what
- * to do first. Sanitizer builds keep their own, more useful, report.
- */
 static void crash_note_install(const char *cmd)
 {
-#ifndef Z4_HAVE_ASAN
 	int n = snprintf(crash_note, sizeof(crash_note),
 			 "z4vc: %s: crashed (invalid memory access): if the "
 			 "store is damaged, 'z4vc fsck' says where\n",
@@ -109,10 +109,13 @@ static void crash_note_install(const char *cmd)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
-#else
-	(void)cmd;
-#endif
 }
+#else
+static void crash_note_install(const char *cmd)
+{
+	(void)cmd;
+}
+#endif
 
 /* For a child that reports its own crash (fsck). */
 void cli_crash_note_remove(void)
