@@ -650,6 +650,7 @@ INLINE int dec_loop(uint8_t *dst, size_t n, const uint8_t *p,
 
 #define WL Z4_RANSW_LANES
 #define WSTATE_BYTES (4 * WL)
+#define WIDE_DT 4096 /* a held block's table follows the first at w->dt */
 
 /* Encode one block of bn symbols with the encoder symbols es (12-bit) into
  * the buffer ending at end, backwards, in the exact reverse of the
@@ -690,6 +691,56 @@ static void build_wtable(uint32_t *t, const uint16_t *f)
 	}
 }
 
+/* A wide block being decoded: its stream, payload end, rows done. */
+typedef struct {
+	z4_ransw_stream s;
+	const uint8_t *end;
+	size_t bn, r;
+} wblock;
+
+/* Start decoding a block's payload [p, end) (states, then words) into
+ * dst[0..bn) with table dt. */
+static int wide_open(wblock *b, uint8_t *dst, size_t bn, const uint8_t *p,
+		     const uint8_t *end, const uint32_t *dt)
+{
+	if (end - p < WSTATE_BYTES)
+		return Z4_ECORRUPT;
+	for (int j = 0; j < WL; j++) {
+		b->s.x[j] = z4_le32(p + 4 * j);
+		if (b->s.x[j] < RANS_L)
+			return Z4_ECORRUPT;
+	}
+	b->s.p = p + WSTATE_BYTES;
+	b->s.dst = dst;
+	b->s.dt = dt;
+	b->end = end;
+	b->bn = bn;
+	b->r = 0;
+	return Z4_OK;
+}
+
+/* Rows of b left that its input surely holds: kernels run them unchecked. */
+static size_t wide_room(const wblock *b)
+{
+	size_t room = (size_t)(b->end - b->s.p) / Z4_RANSW_ROW_MAX;
+	size_t left = b->bn / WL - b->r;
+
+	return left < room ? left : room;
+}
+
+/* Two blocks at once while both have room. */
+static void wide_pair(wblock *a, wblock *b, const z4_ransw_kernels *k)
+{
+	size_t ra, rb;
+
+	while ((ra = wide_room(a)) != 0 && (rb = wide_room(b)) != 0) {
+		size_t run = ra < rb ? ra : rb;
+		k->rows2(&a->s, &b->s, run);
+		a->r += run;
+		b->r += run;
+	}
+}
+
 /* One symbol of lane j, reading its refill only if the input has it. */
 #define WIDE_CHECKED(j, out)                                                   \
 	do {                                                                   \
@@ -705,37 +756,28 @@ static void build_wtable(uint32_t *t, const uint16_t *f)
 		x[j] = v_;                                                     \
 	} while (0)
 
-/* Decode one block's payload [p, end) (states and words) into dst[0..bn).
- * The kernel runs as many rows as the input surely holds, checked once per
- * run; the rest (near the stream's end) is checked per word. */
-static int dec_wide(uint8_t *dst, size_t bn, const uint8_t *p,
-		    const uint8_t *end, const uint32_t *dt,
-		    const z4_ransw_kernels *k)
+/* Finish b: the kernel while the input surely holds its rows, then the
+ * rest (near the stream's end) checked per word; the states must end at
+ * 2^16 and the words with the payload. */
+static int wide_close(wblock *b, const z4_ransw_kernels *k)
 {
-	uint32_t x[WL];
-	size_t rows = bn / WL, r = 0;
+	const uint32_t *dt = b->s.dt;
+	const uint8_t *p, *end = b->end;
+	uint32_t *x = b->s.x;
+	uint8_t *dst;
+	size_t run;
 
-	if (end - p < WSTATE_BYTES)
-		return Z4_ECORRUPT;
-	for (int j = 0; j < WL; j++) {
-		x[j] = z4_le32(p + 4 * j);
-		if (x[j] < RANS_L)
-			return Z4_ECORRUPT;
+	while ((run = wide_room(b)) != 0) {
+		k->rows(&b->s, run);
+		b->r += run;
 	}
-	p += WSTATE_BYTES;
-	for (;;) {
-		size_t room = (size_t)(end - p) / Z4_RANSW_ROW_MAX;
-		size_t run = rows - r < room ? rows - r : room;
-		if (!run)
-			break;
-		k->rows(x, dst + r * WL, run, &p, dt);
-		r += run;
-	}
-	for (; r < rows; r++)
+	p = b->s.p;
+	dst = b->s.dst;
+	for (size_t r = b->r; r < b->bn / WL; r++, dst += WL)
 		for (int j = 0; j < WL; j++)
-			WIDE_CHECKED(j, dst[r * WL + j]);
-	for (size_t pos = rows * WL; pos < bn; pos++)
-		WIDE_CHECKED(pos % WL, dst[pos]);
+			WIDE_CHECKED(j, dst[j]);
+	for (size_t j = 0; j < b->bn % WL; j++)
+		WIDE_CHECKED(j, dst[j]);
 	for (int j = 0; j < WL; j++)
 		if (x[j] != RANS_L)
 			return Z4_ECORRUPT;
@@ -813,6 +855,8 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 		  size_t len, int wide)
 {
 	const uint8_t *end = p + len;
+	wblock wb[2];
+	int held = 0;
 
 	for (size_t b = 0; b < n; b += Z4_RANS_BLOCK) {
 		size_t bn = n - b < Z4_RANS_BLOCK ? n - b : Z4_RANS_BLOCK;
@@ -842,11 +886,19 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 			if ((size_t)(end - p) < plen)
 				return Z4_ECORRUPT;
 			if (wide) {
-				build_wtable(w->dt, w->freq[0]);
-				rc = dec_wide(dst + b, bn, p, p + plen, w->dt,
-					      w->wide);
-				Z4_TRY(rc);
+				/* Held until the next block: two decode at
+				 * once, each with its own table. */
+				uint32_t *dt = w->dt + (held ? WIDE_DT : 0);
+				build_wtable(dt, w->freq[0]);
+				Z4_TRY(wide_open(&wb[held], dst + b, bn, p,
+						 p + plen, dt));
 				p += plen;
+				if (held++) {
+					wide_pair(&wb[0], &wb[1], w->wide);
+					Z4_TRY(wide_close(&wb[0], w->wide));
+					Z4_TRY(wide_close(&wb[1], w->wide));
+					held = 0;
+				}
 				break;
 			}
 			build_dtable(w->dt, w->freq[0], S_O0, NULL);
@@ -863,6 +915,8 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 			return Z4_ECORRUPT;
 		}
 	}
+	if (held)
+		Z4_TRY(wide_close(&wb[0], w->wide));
 	return p == end ? Z4_OK : Z4_ECORRUPT;
 }
 
@@ -945,9 +999,8 @@ static void count_ctx(uint32_t (*cnt)[256], uint32_t ctot[256],
 
 /* Layout: 32-byte bitmap of contexts with a table, their tables in
  * context order, then the payload (states and words) to the end. */
-static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
-		   z4_rans_work *w, const uint8_t *src, size_t n,
-		   const uint8_t *side, int model)
+static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
+		   const uint8_t *src, size_t n, const uint8_t *side, int model)
 {
 	uint8_t *o = dst, *end, *pl;
 	uint32_t ctot[256];
@@ -1049,9 +1102,8 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 
 /* ---- entry points ---- */
 
-int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,
-		   z4_rans_work *w, const uint8_t *src, size_t n, int model,
-		   const uint8_t *side)
+int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
+		   const uint8_t *src, size_t n, int model, const uint8_t *side)
 {
 	*out_len = 0;
 	if (model == Z4_RANS_O0 || model == Z4_RANS_W0)
@@ -1061,9 +1113,8 @@ int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,
 	return enc_ctx(out_len, dst, cap, w, src, n, side, model);
 }
 
-int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
-		   const uint8_t *src, size_t len, int model,
-		   const uint8_t *side)
+int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *src,
+		   size_t len, int model, const uint8_t *side)
 {
 	if (!src && len)
 		return Z4_ECORRUPT;

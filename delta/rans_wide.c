@@ -16,13 +16,14 @@
 #define OPAQUE(v) ((void)0)
 #endif
 
-static void rows_portable(uint32_t x[Z4_RANSW_LANES], uint8_t *dst,
-			  size_t rows, const uint8_t **pp, const uint32_t *dt)
+static void rows_portable(z4_ransw_stream *st, size_t rows)
 {
-	const uint8_t *p = *pp;
+	const uint32_t *dt = st->dt;
+	const uint8_t *p = st->p;
+	uint8_t *dst = st->dst;
 	uint32_t s[Z4_RANSW_LANES];
 
-	memcpy(s, x, sizeof(s));
+	memcpy(s, st->x, sizeof(s));
 	for (size_t r = 0; r < rows; r++, dst += Z4_RANSW_LANES) {
 		for (int j = 0; j < Z4_RANSW_LANES; j++) {
 			uint32_t v = s[j], e = dt[v & 0xfff], need, y;
@@ -37,20 +38,49 @@ static void rows_portable(uint32_t x[Z4_RANSW_LANES], uint8_t *dst,
 			p += need << 1;
 		}
 	}
-	memcpy(x, s, sizeof(s));
-	*pp = p;
+	memcpy(st->x, s, sizeof(s));
+	st->p = p;
+	st->dst = dst;
 }
 
-const z4_ransw_kernels z4_ransw_portable = {"portable", rows_portable};
+static void rows2_portable(z4_ransw_stream *a, z4_ransw_stream *b, size_t rows)
+{
+	rows_portable(a, rows);
+	rows_portable(b, rows);
+}
+
+const z4_ransw_kernels z4_ransw_portable = {"portable", rows_portable,
+					    rows2_portable};
+
+static int env_set(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v && strcmp(v, "0") != 0;
+}
 
 static const z4_ransw_kernels *pick(void)
 {
-	const char *no = getenv("Z4_NO_AVX2");
 	const z4_ransw_kernels *k = NULL;
 
-	if (!no || !*no || strcmp(no, "0") == 0)
-		k = z4_ransw_avx2();
+	if (!env_set("Z4_NO_AVX2")) {
+		if (!env_set("Z4_NO_AVX512"))
+			k = z4_ransw_avx512();
+		if (!k)
+			k = z4_ransw_avx2();
+	}
 	return k ? k : &z4_ransw_portable;
+}
+
+int z4_ransw_kernels_all(const z4_ransw_kernels *k[3])
+{
+	int n = 0;
+
+	k[n++] = &z4_ransw_portable;
+	if (z4_ransw_avx2())
+		k[n++] = z4_ransw_avx2();
+	if (z4_ransw_avx512())
+		k[n++] = z4_ransw_avx512();
+	return n;
 }
 
 const z4_ransw_kernels *z4_ransw_kernels_pick(void)

@@ -7,10 +7,14 @@
  * takes the states in lane order, each decoding its symbol and then, when
  * below 2^16, reading the next 16-bit word of the single word stream. An
  * AVX2 decoder thus handles 8 lanes at a time and loads their refills with
- * one shuffle. rans.c parses blocks, checks lengths and does the last,
- * checked rows; the kernels here only run rows whose input is known to be
- * there. Every kernel computes exactly the portable kernel's bytes, states
- * and input position (tests/test_rans_wide.c compares them).
+ * one shuffle; an AVX-512 one 16, placing them with an expand. A row's
+ * work is one long dependency chain (table load, multiply, compare, count,
+ * load, place), so a kernel can also decode two blocks at once, which
+ * keeps the core busy while each chain waits. rans.c parses blocks, checks
+ * lengths and does the last, checked rows; the kernels here only run rows
+ * whose input is known to be there. Every kernel computes exactly the portable
+ * kernel's bytes, states and input position (tests/test_rans_wide.c compares
+ * them).
  */
 #ifndef Z4_RANS_WIDE_H
 #define Z4_RANS_WIDE_H
@@ -34,31 +38,56 @@
 #define Z4_RANSW_ENTRY(f, off, sym)                                            \
 	(((uint32_t)(f)-1u) | (uint32_t)(off) << 12 | (uint32_t)(sym) << 24)
 
+/* One block's stream being decoded: its 32 states (in [2^16, 2^32)),
+ * where its next row goes, its next word and its decode table dt[4096]. */
+typedef struct {
+	uint32_t x[Z4_RANSW_LANES];
+	uint8_t *dst;
+	const uint8_t *p;
+	const uint32_t *dt;
+} z4_ransw_stream;
+
 /*
- * Decode `rows` rows into dst[0 .. 32 * rows) with the states x[32] (in
- * [2^16, 2^32), kept so on return) and table dt[4096], reading words from
- * *pp on, which is advanced. The caller guarantees Z4_RANSW_ROW_MAX *
- * rows readable bytes at *pp (a kernel may load up to that far, never
- * beyond).
+ * Decode `rows` rows of s, advancing s->dst by 32 * rows and s->p past the
+ * words read. The caller guarantees Z4_RANSW_ROW_MAX * rows readable bytes
+ * at s->p (a kernel may load up to that far, never beyond).
  */
-typedef void z4_ransw_rows_fn(uint32_t x[Z4_RANSW_LANES], uint8_t *dst,
-			      size_t rows, const uint8_t **pp,
-			      const uint32_t *dt);
+typedef void z4_ransw_rows_fn(z4_ransw_stream *s, size_t rows);
+
+/* The same for two independent streams (two blocks) at once, with the
+ * guarantee for each: exactly what rows() on a, then on b, computes. Their
+ * dependency chains interleave, which a single stream's cannot. */
+typedef void z4_ransw_rows2_fn(z4_ransw_stream *a, z4_ransw_stream *b,
+			       size_t rows);
 
 typedef struct {
-	const char *name; /* "portable", "avx2" */
+	const char *name; /* "portable", "avx2", "avx512" */
 	z4_ransw_rows_fn *rows;
+	z4_ransw_rows2_fn *rows2;
 } z4_ransw_kernels;
 
 /* Always built. */
 extern const z4_ransw_kernels z4_ransw_portable;
 
-/* The AVX2 kernel, or NULL without AVX2 (CPU, OS or build). Ignores
- * Z4_NO_AVX2. */
+/* The AVX2 kernels, or NULL without AVX2 (CPU, OS or build). */
 const z4_ransw_kernels *z4_ransw_avx2(void);
 
-/* AVX2 when available unless Z4_NO_AVX2 is set to anything but "" or
- * "0", else portable; decided on the first call, thread-safe. */
+#if defined(__x86_64__) || defined(__i386__)
+/* Between the x86 kernel files: the AVX2 one-stream kernel (call only
+ * where z4_ransw_avx2() is not NULL). */
+z4_ransw_rows_fn z4_ransw_rows_avx2;
+#endif
+
+/* AVX2 for one stream, AVX-512F for two, or NULL without both. */
+const z4_ransw_kernels *z4_ransw_avx512(void);
+
+/* Fill k[] with every kernel set this host runs, portable first; returns
+ * how many (at most 3). Ignores the environment. */
+int z4_ransw_kernels_all(const z4_ransw_kernels *k[3]);
+
+/* The fastest set this host runs, unless Z4_NO_AVX512 (no AVX-512) or
+ * Z4_NO_AVX2 (neither) is set to anything but "" or "0"; decided on the
+ * first call, thread-safe. */
 const z4_ransw_kernels *z4_ransw_kernels_pick(void);
 
 /* Tests: make w decode Z4_RANS_W0 with kernel k (a new work takes

@@ -22,18 +22,15 @@
 #include "z4_le.h"
 
 static z4_rans_work *w;
-/* The kernels this host runs: portable, and AVX2 when it has it. */
-static const z4_ransw_kernels *kern[2];
+/* The kernels this host runs: portable, AVX2 and AVX-512 where it can. */
+static const z4_ransw_kernels *kern[3];
 static int n_kern;
 
 static int setup(void **state)
 {
 	(void)state;
 	w = z4_rans_work_new();
-	kern[0] = &z4_ransw_portable;
-	n_kern = 1;
-	if (z4_ransw_avx2())
-		kern[n_kern++] = z4_ransw_avx2();
+	n_kern = z4_ransw_kernels_all(kern);
 	return w ? 0 : -1;
 }
 
@@ -160,26 +157,16 @@ static void test_ratio_near_order0(void **state)
 	free(out);
 }
 
-/* The kernels on random states, a random table and random words: the
- * same bytes, states and input position as the portable kernel. */
-static void test_kernels_match_portable(void **state)
+/* A random table of k symbols into dt, frequencies summing to 4096. */
+static void random_table(uint32_t *dt, uint64_t *seed, int spread)
 {
-	enum { ROWS = 200 };
-	uint64_t seed = 3;
-	uint32_t *dt = tc_xmalloc(4096 * sizeof(uint32_t));
-	uint8_t in[ROWS * Z4_RANSW_ROW_MAX];
-	(void)state;
-	for (int round = 0; round < 50; round++) {
 		uint16_t f[256];
-		uint32_t x0[Z4_RANSW_LANES], x[Z4_RANSW_LANES];
-		uint8_t d0[ROWS * Z4_RANSW_LANES], d[ROWS * Z4_RANSW_LANES];
-		const uint8_t *p0 = in, *p;
 		unsigned c = 0;
-		/* A random table: k symbols, frequencies summing to 4096. */
+
 		memset(f, 0, sizeof(f));
 		for (unsigned left = 4096; left;) {
-			uint64_t r = tc_rng(&seed);
-			unsigned v = 1 + (unsigned)(r % (round % 3 ? 300 : 4096));
+		uint64_t r = tc_rng(seed);
+		unsigned v = 1 + (unsigned)(r % (unsigned)spread);
 			if (v > left)
 				v = left;
 			f[(r >> 32) & 255] = (uint16_t)(f[(r >> 32) & 255] + v);
@@ -188,26 +175,80 @@ static void test_kernels_match_portable(void **state)
 		for (int s = 0; s < 256; s++)
 			for (unsigned j = 0; j < f[s]; j++, c++)
 				dt[c] = Z4_RANSW_ENTRY(f[s], j, s);
-		for (size_t i = 0; i < sizeof(in); i++)
+}
+
+enum { KROWS = 200 };
+
+/* A stream over random words from random states (in [2^16, 2^32)). */
+static void random_stream(z4_ransw_stream *st, uint8_t *dst, const uint8_t *in,
+			  const uint32_t *dt, uint64_t *seed)
+{
+	for (int j = 0; j < Z4_RANSW_LANES; j++) {
+		uint32_t r = (uint32_t)tc_rng(seed);
+		st->x[j] = r < (1u << 16) ? r | 1u << 16 : r;
+	}
+	st->dst = dst;
+	st->p = in;
+	st->dt = dt;
+}
+
+static void assert_same_stream(const z4_ransw_stream *a,
+			       const z4_ransw_stream *b, const uint8_t *da,
+			       const uint8_t *db)
+{
+	assert_memory_equal(a->x, b->x, sizeof(a->x));
+	assert_int_equal(a->p - b->p, 0);
+	assert_int_equal(a->dst - da, b->dst - db);
+	assert_memory_equal(da, db, KROWS * Z4_RANSW_LANES);
+}
+
+/* The kernels on random states, random tables and random words: the same
+ * bytes, states and input position as the portable kernel, one stream at
+ * a time and two at once (each with its own table and rows). */
+static void test_kernels_match_portable(void **state)
+{
+	enum { OUT = KROWS * Z4_RANSW_LANES };
+	uint64_t seed = 3;
+	uint32_t *dt = tc_xmalloc(2 * 4096 * sizeof(uint32_t));
+	uint8_t *in = tc_xmalloc(2 * KROWS * Z4_RANSW_ROW_MAX);
+	uint8_t *d = tc_xmalloc(4 * OUT);
+	(void)state;
+	for (int round = 0; round < 50; round++) {
+		z4_ransw_stream ref[2], st[2];
+		size_t rows = (size_t)round * 7 % KROWS + 1;
+		random_table(dt, &seed, round % 3 ? 300 : 4096);
+		random_table(dt + 4096, &seed, round % 2 ? 40 : 4096);
+		for (size_t i = 0; i < 2 * KROWS * Z4_RANSW_ROW_MAX; i++)
 			in[i] = (uint8_t)tc_rng(&seed);
-		for (int j = 0; j < Z4_RANSW_LANES; j++) {
-			uint32_t r = (uint32_t)tc_rng(&seed);
-			x0[j] = r < (1u << 16) ? r | 1u << 16 : r;
+		memset(d, 0, 4 * OUT);
+		for (int i = 0; i < 2; i++) {
+			random_stream(&ref[i], d + i * OUT,
+				      in + i * KROWS * Z4_RANSW_ROW_MAX,
+				      dt + i * 4096, &seed);
+			st[i] = ref[i];
+			st[i].dst = d + (2 + i) * OUT;
 		}
-		memcpy(x, x0, sizeof(x));
-		z4_ransw_portable.rows(x0, d0, ROWS, &p0, dt);
+		z4_ransw_portable.rows(&ref[0], rows);
+		z4_ransw_portable.rows(&ref[1], rows);
 		for (int j = 0; j < Z4_RANSW_LANES; j++)
-			assert_true(x0[j] >= (1u << 16));
-		for (int k = 1; k < n_kern; k++) {
-			uint32_t xk[Z4_RANSW_LANES];
-			memcpy(xk, x, sizeof(xk));
-			p = in;
-			kern[k]->rows(xk, d, ROWS, &p, dt);
-			assert_memory_equal(d, d0, sizeof(d));
-			assert_memory_equal(xk, x0, sizeof(xk));
-			assert_ptr_equal(p, p0);
+			assert_true(ref[0].x[j] >= (1u << 16));
+		for (int k = 0; k < n_kern; k++) {
+			z4_ransw_stream a = st[0], b = st[1];
+			memset(d + 2 * OUT, 0, 2 * OUT);
+			kern[k]->rows(&a, rows);
+			kern[k]->rows(&b, rows);
+			assert_same_stream(&a, &ref[0], d + 2 * OUT, d);
+			assert_same_stream(&b, &ref[1], d + 3 * OUT, d + OUT);
+			a = st[0];
+			b = st[1];
+			memset(d + 2 * OUT, 0, 2 * OUT);
+			kern[k]->rows2(&a, &b, rows);
+			assert_same_stream(&a, &ref[0], d + 2 * OUT, d);
+			assert_same_stream(&b, &ref[1], d + 3 * OUT, d + OUT);
 		}
 	}
+	free(d);
+	free(in);
 	free(dt);
 }
 

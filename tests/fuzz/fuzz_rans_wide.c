@@ -32,14 +32,14 @@ static void *xmalloc(size_t n)
 }
 
 /* Decode with each kernel; abort unless they agree. */
-static int decode_all(uint8_t *out, size_t n, const uint8_t *src,
-		      size_t len)
+static int decode_all(uint8_t *out, size_t n, const uint8_t *src, size_t len)
 {
-	const z4_ransw_kernels *ks[2] = {&z4_ransw_portable, z4_ransw_avx2()};
+	const z4_ransw_kernels *ks[3];
+	int nk = z4_ransw_kernels_all(ks);
 	uint8_t *o2 = xmalloc(n);
 	int rc = 0;
 
-	for (int k = 0; k < 2 && ks[k]; k++) {
+	for (int k = 0; k < nk; k++) {
 		int r;
 		z4_rans_work_set_wide(w, ks[k]);
 		r = z4_rans_decode(k ? o2 : out, n, w, src, len, Z4_RANS_W0,

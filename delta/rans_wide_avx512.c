@@ -1,0 +1,110 @@
+/*
+ * rans_wide_avx512.c - the two-stream row kernel of rans_wide.h with
+ * AVX-512F: a stream's 32 states in two vectors of 16 lanes. Per vector:
+ * gather the 16 table entries, advance the states, compare below 2^16
+ * into a mask, load the next 16 words widened to 32 bits and expand the
+ * first popcount(mask) of them into the needing lanes, in lane order;
+ * advance the input by popcount(mask) words. One stream alone is bound by
+ * that chain (the AVX2 kernel does it as fast); two interleaved streams
+ * decode at about twice the speed (docs/codec.md). Compiled with the
+ * target attribute only, handed out when the CPU has AVX-512F and AVX2.
+ */
+#include "rans_wide.h"
+
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f,avx2,popcnt")))
+
+/* Decode a vector's symbols (entries to e), advance its states, and find
+ * the lanes that need a word (k). */
+#define ADV(s, e, k, dt)                                                       \
+	do {                                                                   \
+		__m512i f_, off_;                                              \
+		e = _mm512_i32gather_epi32(_mm512_and_si512(s, m12),           \
+		                           (const void *)(dt), 4);             \
+		f_ = _mm512_add_epi32(_mm512_and_si512(e, m12), one);          \
+		off_ = _mm512_and_si512(_mm512_srli_epi32(e, 12), m12);        \
+		s = _mm512_add_epi32(                                          \
+		    _mm512_mullo_epi32(_mm512_srli_epi32(s, 12), f_), off_);   \
+		k = _mm512_cmplt_epu32_mask(s, lim);                           \
+	} while (0)
+
+/* Shift the next words in at q, in lane order, where k says. */
+#define REFILL(s, k, q)                                                        \
+	do {                                                                   \
+		__m512i w_ = _mm512_cvtepu16_epi32(                            \
+		    _mm256_loadu_si256((const __m256i *)(const void *)(q)));   \
+		s = _mm512_mask_or_epi32(s, k, _mm512_slli_epi32(s, 16),       \
+		                         _mm512_maskz_expand_epi32(k, w_));    \
+	} while (0)
+
+/* The symbols are the entries' top bytes. */
+#define PUT(dst, e)                                                            \
+	_mm_storeu_si128((__m128i *)(void *)(dst),                             \
+	                 _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 24)))
+
+/* One row of a stream: states s0 (lanes 0-15) and s1 (16-31). */
+#define ROW(s0, s1, st, dst, p)                                                \
+	do {                                                                   \
+		__m512i e0_, e1_;                                              \
+		__mmask16 k0_, k1_;                                            \
+		const uint8_t *p1_;                                            \
+		ADV(s0, e0_, k0_, (st)->dt);                                   \
+		ADV(s1, e1_, k1_, (st)->dt);                                   \
+		p1_ = p + 2 * (unsigned)__builtin_popcount(k0_);               \
+		REFILL(s0, k0_, p);                                            \
+		REFILL(s1, k1_, p1_);                                          \
+		p = p1_ + 2 * (unsigned)__builtin_popcount(k1_);               \
+		PUT(dst, e0_);                                                 \
+		PUT(dst + 16, e1_);                                            \
+	} while (0)
+
+AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
+                                size_t rows)
+{
+	const __m512i m12 = _mm512_set1_epi32(0xfff);
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i lim = _mm512_set1_epi32(1 << 16);
+	const uint8_t *pa = a->p, *pb = b->p;
+	uint8_t *da = a->dst, *db = b->dst;
+	__m512i a0 = _mm512_loadu_si512(a->x),
+	        a1 = _mm512_loadu_si512(a->x + 16);
+	__m512i b0 = _mm512_loadu_si512(b->x),
+	        b1 = _mm512_loadu_si512(b->x + 16);
+
+	for (size_t r = 0; r < rows; r++) {
+		ROW(a0, a1, a, da, pa);
+		ROW(b0, b1, b, db, pb);
+		da += Z4_RANSW_LANES;
+		db += Z4_RANSW_LANES;
+	}
+	_mm512_storeu_si512(a->x, a0);
+	_mm512_storeu_si512(a->x + 16, a1);
+	_mm512_storeu_si512(b->x, b0);
+	_mm512_storeu_si512(b->x + 16, b1);
+	a->p = pa;
+	b->p = pb;
+	a->dst = da;
+	b->dst = db;
+}
+
+static const z4_ransw_kernels avx512_kernels = {"avx512", z4_ransw_rows_avx2,
+                                                rows2_avx512};
+
+const z4_ransw_kernels *z4_ransw_avx512(void)
+{
+	return z4_ransw_avx2() && __builtin_cpu_supports("avx512f")
+	           ? &avx512_kernels
+	           : NULL;
+}
+
+#else
+
+const z4_ransw_kernels *z4_ransw_avx512(void)
+{
+	return NULL;
+}
+
+#endif
