@@ -652,16 +652,18 @@ INLINE int dec_loop(uint8_t *dst, size_t n, const uint8_t *p,
 #define WSTATE_BYTES (4 * WL)
 #define WIDE_DT 4096 /* a held block's table follows the first at w->dt */
 
-/* Encode one block of bn symbols with the encoder symbols es (12-bit) into
+/* Encode one block of bn symbols with the encoder symbols es (12-bit, of
+ * the frequencies f; the rows by k's encoder where it has one) into
  * the buffer ending at end, backwards, in the exact reverse of the
  * decoder's order: the last (partial) row, then rows last to first, lanes
  * 31 to 0 within a row. The words come out in the decoder's reading order:
  * by row, then lane. Returns the payload start: the 32 final states, then
  * the words. end - 2 * bn - WSTATE_BYTES must be inside the buffer. */
-static uint8_t *enc_wide(uint8_t *end, const esym *es, const uint8_t *src,
-			 size_t bn)
+static uint8_t *enc_wide(uint8_t *end, const esym *es, const uint16_t *f,
+			 const uint8_t *src, size_t bn,
+			 const z4_ransw_kernels *k)
 {
-	uint32_t x[WL];
+	uint32_t x[WL], et[256];
 	size_t rows = bn / WL;
 	uint8_t *p = end;
 
@@ -669,10 +671,16 @@ static uint8_t *enc_wide(uint8_t *end, const esym *es, const uint8_t *src,
 		x[j] = RANS_L;
 	for (size_t pos = bn; pos-- > rows * WL;)
 		enc_put(&x[pos % WL], &p, &es[src[pos]], S_O0, 0);
-	for (size_t r = rows; r-- > 0;) {
-		const uint8_t *s = src + r * WL;
-		for (int j = WL; j-- > 0;)
-			enc_put(&x[j], &p, &es[s[j]], S_O0, 0);
+	if (k->enc) {
+		for (uint32_t s = 0, c = 0; s < 256; c += f[s++])
+			et[s] = Z4_RANSW_EENTRY(f[s], c);
+		k->enc(x, &p, src, rows, et);
+	} else {
+		for (size_t r = rows; r-- > 0;) {
+			const uint8_t *s = src + r * WL;
+			for (int j = WL; j-- > 0;)
+				enc_put(&x[j], &p, &es[s[j]], S_O0, 0);
+		}
 	}
 	p -= WSTATE_BYTES;
 	for (int j = 0; j < WL; j++)
@@ -822,7 +830,8 @@ static int enc_o0(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
 			build_esyms(w->es[0], f, S_O0);
 			/* Under a bit per symbol, shedding branches. */
 			if (wide)
-				pl = enc_wide(end, w->es[0], s, bn);
+				pl = enc_wide(end, w->es[0], f, s, bn,
+					      w->wide);
 			else if (code_bits(w, h, f, S_O0) >> 16 < bn)
 				pl = enc_loop(end, (const esym(*)[256])w->es,
 					      s, bn, NULL, Z4_RANS_O0, S_O0, 1);

@@ -50,7 +50,7 @@ static void rows2_portable(z4_ransw_stream *a, z4_ransw_stream *b, size_t rows)
 }
 
 const z4_ransw_kernels z4_ransw_portable = {"portable", rows_portable,
-					    rows2_portable};
+					    rows2_portable, NULL};
 
 static int env_set(const char *name)
 {

@@ -60,10 +60,26 @@ typedef void z4_ransw_rows_fn(z4_ransw_stream *s, size_t rows);
 typedef void z4_ransw_rows2_fn(z4_ransw_stream *a, z4_ransw_stream *b,
 			       size_t rows);
 
+/* An encoder table entry, one per symbol s of frequency f > 0 starting at
+ * cumulative frequency start (both of 2^12). */
+#define Z4_RANSW_EENTRY(f, start) ((uint32_t)(f) | (uint32_t)(start) << 16)
+
+/*
+ * Encode rows [0, rows) of src (32 symbols each) in the order the decoder
+ * reverses: rows last to first, lanes 31 to 0 within a row, with the
+ * states x[32] (in [2^16, 2^32)) and encoder table et[256], writing the
+ * words shed downwards from *pp, which is moved down (at most 64 bytes a
+ * row). Exactly what the scalar encoder in rans.c writes.
+ */
+typedef void z4_ransw_enc_fn(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
+			     const uint8_t *src, size_t rows,
+			     const uint32_t *et);
+
 typedef struct {
 	const char *name; /* "portable", "avx2", "avx512" */
 	z4_ransw_rows_fn *rows;
 	z4_ransw_rows2_fn *rows2;
+	z4_ransw_enc_fn *enc; /* NULL: rans.c's scalar encoder */
 } z4_ransw_kernels;
 
 /* Always built. */
@@ -78,7 +94,8 @@ const z4_ransw_kernels *z4_ransw_avx2(void);
 z4_ransw_rows_fn z4_ransw_rows_avx2;
 #endif
 
-/* AVX2 for one stream, AVX-512F for two, or NULL without both. */
+/* AVX2 for one stream, AVX-512F for two and for the encoder, or NULL
+ * without both. */
 const z4_ransw_kernels *z4_ransw_avx512(void);
 
 /* Fill k[] with every kernel set this host runs, portable first; returns

@@ -234,7 +234,7 @@ AVX2 static void rows2_avx2(z4_ransw_stream *a, z4_ransw_stream *b, size_t rows)
 }
 
 static const z4_ransw_kernels avx2_kernels = {"avx2", z4_ransw_rows_avx2,
-					      rows2_avx2};
+					      rows2_avx2, NULL};
 
 const z4_ransw_kernels *z4_ransw_avx2(void)
 {

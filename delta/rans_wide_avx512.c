@@ -6,7 +6,8 @@
  * first popcount(mask) of them into the needing lanes, in lane order;
  * advance the input by popcount(mask) words. One stream alone is bound by
  * that chain (the AVX2 kernel does it as fast); two interleaved streams
- * decode at about twice the speed (docs/codec.md). Compiled with the
+ * decode at about twice the speed (docs/codec.md). Also the encoder
+ * (below). Compiled with the
  * target attribute only, handed out when the CPU has AVX-512F and AVX2.
  */
 #include "rans_wide.h"
@@ -23,7 +24,7 @@
 	do {                                                                   \
 		__m512i f_, off_;                                              \
 		e = _mm512_i32gather_epi32(_mm512_and_si512(s, m12),           \
-		                           (const void *)(dt), 4);             \
+					   (const void *)(dt), 4);             \
 		f_ = _mm512_add_epi32(_mm512_and_si512(e, m12), one);          \
 		off_ = _mm512_and_si512(_mm512_srli_epi32(e, 12), m12);        \
 		s = _mm512_add_epi32(                                          \
@@ -37,13 +38,13 @@
 		__m512i w_ = _mm512_cvtepu16_epi32(                            \
 		    _mm256_loadu_si256((const __m256i *)(const void *)(q)));   \
 		s = _mm512_mask_or_epi32(s, k, _mm512_slli_epi32(s, 16),       \
-		                         _mm512_maskz_expand_epi32(k, w_));    \
+					 _mm512_maskz_expand_epi32(k, w_));    \
 	} while (0)
 
 /* The symbols are the entries' top bytes. */
 #define PUT(dst, e)                                                            \
 	_mm_storeu_si128((__m128i *)(void *)(dst),                             \
-	                 _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 24)))
+			 _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 24)))
 
 /* One row of a stream: states s0 (lanes 0-15) and s1 (16-31). */
 #define ROW(s0, s1, st, dst, p)                                                \
@@ -62,7 +63,7 @@
 	} while (0)
 
 AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
-                                size_t rows)
+				size_t rows)
 {
 	const __m512i m12 = _mm512_set1_epi32(0xfff);
 	const __m512i one = _mm512_set1_epi32(1);
@@ -70,9 +71,9 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 	const uint8_t *pa = a->p, *pb = b->p;
 	uint8_t *da = a->dst, *db = b->dst;
 	__m512i a0 = _mm512_loadu_si512(a->x),
-	        a1 = _mm512_loadu_si512(a->x + 16);
+		a1 = _mm512_loadu_si512(a->x + 16);
 	__m512i b0 = _mm512_loadu_si512(b->x),
-	        b1 = _mm512_loadu_si512(b->x + 16);
+		b1 = _mm512_loadu_si512(b->x + 16);
 
 	for (size_t r = 0; r < rows; r++) {
 		ROW(a0, a1, a, da, pa);
@@ -90,14 +91,81 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 	b->dst = db;
 }
 
-static const z4_ransw_kernels avx512_kernels = {"avx512", z4_ransw_rows_avx2,
-                                                rows2_avx512};
+/*
+ * The encoder, 16 lanes per vector, a row as two vectors. Per vector: the
+ * entries (f, start) of the lanes' symbols by a gather; a lane sheds its
+ * low 16 bits when x >= f << 20 (the scalar coder's x > thr); then
+ * x' = (x / f) << 12 + x % f + start. The quotient comes from floats,
+ * x * (1 / f) with the reciprocal refined once from rcp14: relative error
+ * below 2^-22, so under 0.25 on a quotient below 2^20, and truncation
+ * lands on q - 1, q or q + 1; the remainder x - q * f then says which and
+ * is corrected with it. The result is exact on any CPU, whatever its
+ * rcp14 returns within the architected 2^-14.
+ */
+#define ENC(v, sym, p)                                                         \
+	do {                                                                   \
+		__m512i e_ = _mm512_i32gather_epi32(sym, (const void *)et, 4); \
+		__m512i f_ = _mm512_and_si512(e_, m16);                        \
+		__mmask16 k_ = _mm512_cmpge_epu32_mask(                        \
+			_mm512_srli_epi32(v, 20), f_);                         \
+		__m512 ff_ = _mm512_cvtepu32_ps(f_), r_;                       \
+		__m512i q_, m_;                                                \
+		unsigned c_ = (unsigned)__builtin_popcount(k_);                \
+		p -= 2 * c_;                                                   \
+		_mm512_mask_cvtepi32_storeu_epi16(                             \
+			p, (__mmask16)((1u << c_) - 1),                        \
+			_mm512_maskz_compress_epi32(k_, v));                   \
+		v = _mm512_mask_srli_epi32(v, k_, v, 16);                      \
+		r_ = _mm512_rcp14_ps(ff_);                                     \
+		r_ = _mm512_mul_ps(r_, _mm512_fnmadd_ps(ff_, r_, two));        \
+		q_ = _mm512_cvttps_epu32(                                      \
+			_mm512_mul_ps(_mm512_cvtepu32_ps(v), r_));             \
+		m_ = _mm512_sub_epi32(v, _mm512_mullo_epi32(q_, f_));          \
+		k_ = _mm512_cmplt_epi32_mask(m_, zero);                        \
+		q_ = _mm512_mask_sub_epi32(q_, k_, q_, one);                   \
+		m_ = _mm512_mask_add_epi32(m_, k_, m_, f_);                    \
+		k_ = _mm512_cmpge_epi32_mask(m_, f_);                          \
+		q_ = _mm512_mask_add_epi32(q_, k_, q_, one);                   \
+		m_ = _mm512_mask_sub_epi32(m_, k_, m_, f_);                    \
+		v = _mm512_add_epi32(                                          \
+			_mm512_add_epi32(_mm512_slli_epi32(q_, 12), m_),       \
+			_mm512_srli_epi32(e_, 16));                            \
+	} while (0)
+
+AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
+			      const uint8_t *src, size_t rows,
+			      const uint32_t *et)
+{
+	const __m512i m16 = _mm512_set1_epi32(0xffff);
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i zero = _mm512_setzero_si512();
+	const __m512 two = _mm512_set1_ps(2.0f);
+	__m512i v0 = _mm512_loadu_si512(x), v1 = _mm512_loadu_si512(x + 16);
+	uint8_t *p = *pp;
+
+	for (size_t r = rows; r-- > 0;) {
+		const uint8_t *s = src + r * Z4_RANSW_LANES;
+		__m512i s0 = _mm512_cvtepu8_epi32(
+			_mm_loadu_si128((const __m128i *)(const void *)s));
+		__m512i s1 = _mm512_cvtepu8_epi32(
+			_mm_loadu_si128((const __m128i *)(const void *)(s + 16)));
+		/* Lanes 16-31 first: their words lie above lanes 0-15's. */
+		ENC(v1, s1, p);
+		ENC(v0, s0, p);
+	}
+	_mm512_storeu_si512(x, v0);
+	_mm512_storeu_si512(x + 16, v1);
+	*pp = p;
+}
+
+static const z4_ransw_kernels avx512_kernels = {
+	"avx512", z4_ransw_rows_avx2, rows2_avx512, enc_avx512};
 
 const z4_ransw_kernels *z4_ransw_avx512(void)
 {
 	return z4_ransw_avx2() && __builtin_cpu_supports("avx512f")
-	           ? &avx512_kernels
-	           : NULL;
+		   ? &avx512_kernels
+		   : NULL;
 }
 
 #else

@@ -1,9 +1,10 @@
 /*
  * test_rans_wide.c - the wide order-0 rANS model (Z4_RANS_W0, rans_wide.h)
  * and its chunk codec id (format 3, codec 6): round trips over sizes and
- * shapes through every row kernel, the kernels against the portable one,
- * every truncation and flip of a stream, hand-made bad streams, the ratio
- * next to order 0, and the chunk version rules.
+ * shapes through every kernel set (encoders too, byte for byte), the row
+ * kernels against the portable one, every truncation and flip of a
+ * stream, hand-made bad streams, the ratio next to order 0, and the chunk
+ * version rules.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,6 +102,29 @@ static int decode_all(uint8_t *out, size_t n, const uint8_t *enc,
 	return rc;
 }
 
+/* Encode with each kernel set: the same bytes, whose length is returned. */
+static size_t encode_all(uint8_t *enc, size_t cap, const uint8_t *src,
+			 size_t n)
+{
+	uint8_t *e2 = tc_xmalloc(cap);
+	size_t len = 0, l2;
+
+	for (int k = 0; k < n_kern; k++) {
+		z4_rans_work_set_wide(w, kern[k]);
+		assert_int_equal(z4_rans_encode(&l2, k ? e2 : enc, cap, w, src,
+						n, Z4_RANS_W0, NULL),
+				 Z4_OK);
+		if (k == 0) {
+			len = l2;
+		} else {
+			assert_int_equal(l2, len);
+			assert_memory_equal(e2, enc, len);
+		}
+	}
+	free(e2);
+	return len;
+}
+
 static void test_roundtrip_sizes_shapes(void **state)
 {
 	static const size_t sizes[] = {0,     1,      31,     32,    33,
@@ -114,9 +138,7 @@ static void test_roundtrip_sizes_shapes(void **state)
 			uint8_t *src = tc_xmalloc(n), *enc = tc_xmalloc(cap);
 			uint8_t *out = tc_xmalloc(n);
 			fill(src, n, shape, 7 * n + (uint64_t)shape);
-			assert_int_equal(z4_rans_encode(&len, enc, cap, w, src,
-							n, Z4_RANS_W0, NULL),
-					 Z4_OK);
+			len = encode_all(enc, cap, src, n);
 			assert_int_equal(decode_all(out, n, enc, len), Z4_OK);
 			if (n)
 				assert_memory_equal(out, src, n);
@@ -250,6 +272,69 @@ static void test_kernels_match_portable(void **state)
 	free(d);
 	free(in);
 	free(dt);
+}
+
+/* The encoder kernels against the coding step done in plain integer
+ * arithmetic, for every frequency 1..4095 and states at the edges of
+ * each quotient (x = q * f + 0 or f - 1, the largest x kept, the smallest
+ * shed) and random ones: the floating-point quotient and its correction
+ * must be exact everywhere. */
+static void test_encoder_step_exact(void **state)
+{
+	uint64_t seed = 9;
+	uint8_t src[Z4_RANSW_LANES] = {0};
+	(void)state;
+	for (int k = 0; k < n_kern; k++) {
+		uint32_t et[256] = {0};
+		if (!kern[k]->enc)
+			continue;
+		for (uint32_t f = 1; f < 4096; f++) {
+			uint32_t x[Z4_RANSW_LANES], want[Z4_RANSW_LANES];
+			uint8_t buf[2 * Z4_RANSW_LANES + 8], ref[sizeof(buf)];
+			uint8_t *p = buf + sizeof(buf), *q = ref + sizeof(ref);
+			uint32_t start = (uint32_t)tc_rng(&seed) % (4097 - f);
+			uint64_t top = (uint64_t)f << 20; /* first state shed */
+			et[0] = Z4_RANSW_EENTRY(f, start);
+			for (int j = 0; j < Z4_RANSW_LANES; j++) {
+				uint64_t r = tc_rng(&seed), v;
+				uint64_t qq = (top - 1) / f - (uint64_t)(j / 4);
+				switch (j % 4) {
+				case 0:
+					v = qq * f;
+					break;
+				case 1:
+					v = qq * f + f - 1;
+					break;
+				case 2:
+					v = j < 8 ? top - 1 - (uint64_t)j
+						  : top + (r % 4096);
+					break;
+				default:
+					v = r >> 32;
+				}
+				if (v < (1u << 16))
+					v += 1u << 16;
+				if (v > UINT32_MAX)
+					v = UINT32_MAX - (uint64_t)j;
+				x[j] = (uint32_t)v;
+			}
+			/* Reference, lanes 31 to 0 as the scalar coder. */
+			for (int j = Z4_RANSW_LANES; j-- > 0;) {
+				uint64_t v = x[j];
+				if (v >= top) {
+					q -= 2;
+					z4_put16(q, (uint16_t)v);
+					v >>= 16;
+				}
+				want[j] = (uint32_t)((v / f) << 12) +
+					  (uint32_t)(v % f) + start;
+			}
+			kern[k]->enc(x, &p, src, 1, et);
+			assert_memory_equal(x, want, sizeof(x));
+			assert_int_equal(p - buf, q - ref);
+			assert_memory_equal(p, q, (size_t)(buf + sizeof(buf) - p));
+		}
+	}
 }
 
 /* Every truncation is refused; every single-bit flip is refused or
@@ -446,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_sizes_shapes),
 		cmocka_unit_test(test_ratio_near_order0),
 		cmocka_unit_test(test_kernels_match_portable),
+		cmocka_unit_test(test_encoder_step_exact),
 		cmocka_unit_test(test_truncations_and_flips),
 		cmocka_unit_test(test_bad_streams),
 		cmocka_unit_test(test_chunk_version_rules),
