@@ -279,9 +279,11 @@ static int scratch(uint8_t **buf, size_t *cap, size_t need)
 	const size_t round = 64u << 10;
 
 	assert(need <= 5 * (HDR_MAX + (size_t)Z4_DELTA_CHUNK_MAX));
-	if (need <= *cap)
+	if (*buf && need <= *cap)
 		return Z4_OK;
-	need = (need + round - 1) / round * round;
+	/* Even for nothing a round: callers always get a pointer, since
+	 * planes of an empty chunk are NULL + 0 otherwise (undefined). */
+	need = need ? (need + round - 1) / round * round : round;
 	z4_free(*buf);
 	*cap = 0;
 	*buf = z4_malloc(need);
