@@ -299,6 +299,22 @@ static void test_roundtrip_empty(void **state)
 		check_decodes(&e, &dummy, 0, NULL);
 		free(e.p);
 	}
+	/* A fresh context, whose scratch was never allocated: encoding the
+	 * empty chunk first once split planes at NULL + 0 (UBSan). */
+	{
+		z4_delta_ctx *c = z4_delta_ctx_new();
+		z4_delta_params par = {.elem_size = 2,
+				       .dtype = Z4_DELTA_DT_BF16};
+		uint8_t enc[64];
+		size_t n = 0;
+		assert_non_null(c);
+		assert_int_equal(z4_delta_encode(&n, NULL, enc, sizeof(enc), c,
+						 &dummy, 0, &par),
+				 Z4_OK);
+		assert_int_equal(z4_delta_decode(&dummy, 0, c, enc, n, NULL),
+				 Z4_OK);
+		z4_delta_ctx_free(c);
+	}
 }
 
 static void test_roundtrip_one_element(void **state)
