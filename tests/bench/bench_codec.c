@@ -367,6 +367,7 @@ typedef struct {
 	double zstd3_kf, bitx_kf, p19_kf, floor_kf;
 	double bitx_d, floor_d;
 	double enc1, dec1, encN, decN; /* MB/s, over kf + delta jobs */
+	double enc_kf, dec_kf, enc_d, dec_d; /* MB/s, 1 thread, each alone */
 	int same;
 	size_t n_delta_chunks, n_delta_kept;
 } result;
@@ -461,6 +462,26 @@ static void bench_kind(result *r, stfile *files, size_t nf, int threads,
 	}
 	for (size_t i = 0; i < nj; i++)
 		raw_all += jobs[i].len;
+	/* Keyframe and delta jobs apart, one thread (the acceptance figures
+	 * are per core and per kind of chunk). */
+	{
+		double raw_kf = 0, b[4] = {1e30, 1e30, 1e30, 1e30};
+		for (size_t i = 0; i < n_kf_jobs; i++)
+			raw_kf += jobs[i].len;
+		for (int k = 0; k < repeat; k++) {
+			double t[4];
+			t[0] = run_pool(jobs, n_kf_jobs, 1, 0);
+			t[1] = run_pool(jobs, n_kf_jobs, 1, 1);
+			t[2] = run_pool(jobs + n_kf_jobs, nj - n_kf_jobs, 1, 0);
+			t[3] = run_pool(jobs + n_kf_jobs, nj - n_kf_jobs, 1, 1);
+			for (int i = 0; i < 4; i++)
+				b[i] = t[i] < b[i] ? t[i] : b[i];
+		}
+		r->enc_kf = raw_kf / b[0] / 1e6;
+		r->dec_kf = raw_kf / b[1] / 1e6;
+		r->enc_d = nj > n_kf_jobs ? (raw_all - raw_kf) / b[2] / 1e6 : 0;
+		r->dec_d = nj > n_kf_jobs ? (raw_all - raw_kf) / b[3] / 1e6 : 0;
+	}
 
 	r->enc1 = r->dec1 = r->encN = r->decN = 0;
 	r->same = 1;
@@ -594,6 +615,8 @@ static void print_row(const result *r, int json, int first)
 		       "     \"bitx_delta\": %.4f, \"floor_o0_delta\": %.4f,\n"
 		       "     \"enc_mbs_1t\": %.1f, \"dec_mbs_1t\": %.1f, \"enc_mbs_nt\": %.1f,"
 		       " \"dec_mbs_nt\": %.1f, \"same_output\": %s,\n"
+		       "     \"enc_mbs_1t_kf\": %.1f, \"dec_mbs_1t_kf\": %.1f,"
+		       " \"enc_mbs_1t_delta\": %.1f, \"dec_mbs_1t_delta\": %.1f,\n"
 		       "     \"delta_chunks\": %zu, \"delta_kept\": %zu}",
 		       first ? "" : ",\n", r->label, r->raw_kf, r->raw_d,
 		       r->raw_kf / r->ours_kf,
@@ -603,6 +626,7 @@ static void print_row(const result *r, int json, int first)
 		       r->raw_d ? r->raw_d / r->bitx_d : 0,
 		       r->raw_d ? r->raw_d / r->floor_d : 0, r->enc1, r->dec1,
 		       r->encN, r->decN, r->same ? "true" : "false",
+		       r->enc_kf, r->dec_kf, r->enc_d, r->dec_d,
 		       r->n_delta_chunks, r->n_delta_kept);
 		return;
 	}
@@ -613,7 +637,10 @@ static void print_row(const result *r, int json, int first)
 	       r->raw_d ? r->raw_d / r->bitx_d : 0,
 	       r->raw_d ? r->raw_d / r->floor_d : 0, r->enc1, r->dec1,
 	       r->encN, r->decN, r->same ? "same" : "DIFF");
-	printf("%-34s %6.3f (o0 floor kf)\n", "", r->raw_kf / r->floor_kf);
+	printf("%-34s %6.3f (o0 floor kf)   1 thread, MB/s: kf %.0f / %.0f,"
+	       " delta %.0f / %.0f (enc / dec)\n",
+	       "", r->raw_kf / r->floor_kf, r->enc_kf, r->dec_kf, r->enc_d,
+	       r->dec_d);
 }
 
 int main(int argc, char **argv)
