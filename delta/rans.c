@@ -1008,8 +1008,9 @@ static void count_ctx(uint32_t (*cnt)[256], uint32_t ctot[256],
 
 /* Layout: 32-byte bitmap of contexts with a table, their tables in
  * context order, then the payload (states and words) to the end. */
-static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
-		   const uint8_t *src, size_t n, const uint8_t *side, int model)
+static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
+		   z4_rans_work *w, const uint8_t *src, size_t n,
+		   const uint8_t *side, int model)
 {
 	uint8_t *o = dst, *end, *pl;
 	uint32_t ctot[256];
@@ -1111,8 +1112,9 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 
 /* ---- entry points ---- */
 
-int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
-		   const uint8_t *src, size_t n, int model, const uint8_t *side)
+int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,
+		   z4_rans_work *w, const uint8_t *src, size_t n, int model,
+		   const uint8_t *side)
 {
 	*out_len = 0;
 	if (model == Z4_RANS_O0 || model == Z4_RANS_W0)
@@ -1122,8 +1124,9 @@ int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
 	return enc_ctx(out_len, dst, cap, w, src, n, side, model);
 }
 
-int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *src,
-		   size_t len, int model, const uint8_t *side)
+int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
+		   const uint8_t *src, size_t len, int model,
+		   const uint8_t *side)
 {
 	if (!src && len)
 		return Z4_ECORRUPT;

@@ -12,9 +12,9 @@
  * load, place), so a kernel can also decode two blocks at once, which
  * keeps the core busy while each chain waits. rans.c parses blocks, checks
  * lengths and does the last, checked rows; the kernels here only run rows
- * whose input is known to be there. Every kernel computes exactly the portable
- * kernel's bytes, states and input position (tests/test_rans_wide.c compares
- * them).
+ * whose input is known to be there. Every kernel computes exactly the
+ * portable kernel's bytes, states and input position
+ * (tests/test_rans_wide.c compares them).
  */
 #ifndef Z4_RANS_WIDE_H
 #define Z4_RANS_WIDE_H

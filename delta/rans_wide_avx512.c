@@ -145,10 +145,9 @@ AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 
 	for (size_t r = rows; r-- > 0;) {
 		const uint8_t *s = src + r * Z4_RANSW_LANES;
-		__m512i s0 = _mm512_cvtepu8_epi32(
-			_mm_loadu_si128((const __m128i *)(const void *)s));
-		__m512i s1 = _mm512_cvtepu8_epi32(
-			_mm_loadu_si128((const __m128i *)(const void *)(s + 16)));
+		const __m128i *sv = (const __m128i *)(const void *)s;
+		__m512i s0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(sv));
+		__m512i s1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(sv + 1));
 		/* Lanes 16-31 first: their words lie above lanes 0-15's. */
 		ENC(v1, s1, p);
 		ENC(v0, s0, p);

@@ -332,7 +332,8 @@ static void test_encoder_step_exact(void **state)
 			kern[k]->enc(x, &p, src, 1, et);
 			assert_memory_equal(x, want, sizeof(x));
 			assert_int_equal(p - buf, q - ref);
-			assert_memory_equal(p, q, (size_t)(buf + sizeof(buf) - p));
+			assert_memory_equal(p, q,
+					    (size_t)(buf + sizeof(buf) - p));
 		}
 	}
 }
