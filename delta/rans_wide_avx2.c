@@ -172,6 +172,21 @@ static const uint64_t perm[256] = {
 
 #define LOAD(v, x) v = _mm256_loadu_si256((const __m256i *)(const void *)(x))
 #define STORE(x, v) _mm256_storeu_si256((__m256i *)(void *)(x), v)
+/* A stream's 32 states in and out of four vectors. */
+#define LOAD4(v0, v1, v2, v3, x)                                               \
+	do {                                                                   \
+		LOAD(v0, x);                                                   \
+		LOAD(v1, (x) + 8);                                             \
+		LOAD(v2, (x) + 16);                                            \
+		LOAD(v3, (x) + 24);                                            \
+	} while (0)
+#define STORE4(x, v0, v1, v2, v3)                                              \
+	do {                                                                   \
+		STORE(x, v0);                                                  \
+		STORE((x) + 8, v1);                                            \
+		STORE((x) + 16, v2);                                           \
+		STORE((x) + 24, v3);                                           \
+	} while (0)
 
 AVX2 void z4_ransw_rows_avx2(z4_ransw_stream *st, size_t rows)
 {
@@ -181,16 +196,10 @@ AVX2 void z4_ransw_rows_avx2(z4_ransw_stream *st, size_t rows)
 	uint8_t *dst = st->dst;
 	__m256i s0, s1, s2, s3;
 
-	LOAD(s0, st->x);
-	LOAD(s1, st->x + 8);
-	LOAD(s2, st->x + 16);
-	LOAD(s3, st->x + 24);
+	LOAD4(s0, s1, s2, s3, st->x);
 	for (size_t r = 0; r < rows; r++, dst += Z4_RANSW_LANES)
 		ROW(s0, s1, s2, s3, p, dst, dt);
-	STORE(st->x, s0);
-	STORE(st->x + 8, s1);
-	STORE(st->x + 16, s2);
-	STORE(st->x + 24, s3);
+	STORE4(st->x, s0, s1, s2, s3);
 	st->p = p;
 	st->dst = dst;
 }
@@ -205,28 +214,16 @@ AVX2 static void rows2_avx2(z4_ransw_stream *a, z4_ransw_stream *b, size_t rows)
 	uint8_t *da = a->dst, *db = b->dst;
 	__m256i a0, a1, a2, a3, b0, b1, b2, b3;
 
-	LOAD(a0, a->x);
-	LOAD(a1, a->x + 8);
-	LOAD(a2, a->x + 16);
-	LOAD(a3, a->x + 24);
-	LOAD(b0, b->x);
-	LOAD(b1, b->x + 8);
-	LOAD(b2, b->x + 16);
-	LOAD(b3, b->x + 24);
+	LOAD4(a0, a1, a2, a3, a->x);
+	LOAD4(b0, b1, b2, b3, b->x);
 	for (size_t r = 0; r < rows; r++) {
 		ROW(a0, a1, a2, a3, pa, da, ta);
 		ROW(b0, b1, b2, b3, pb, db, tb);
 		da += Z4_RANSW_LANES;
 		db += Z4_RANSW_LANES;
 	}
-	STORE(a->x, a0);
-	STORE(a->x + 8, a1);
-	STORE(a->x + 16, a2);
-	STORE(a->x + 24, a3);
-	STORE(b->x, b0);
-	STORE(b->x + 8, b1);
-	STORE(b->x + 16, b2);
-	STORE(b->x + 24, b3);
+	STORE4(a->x, a0, a1, a2, a3);
+	STORE4(b->x, b0, b1, b2, b3);
 	a->p = pa;
 	a->dst = da;
 	b->p = pb;
