@@ -107,7 +107,8 @@ int z4_ransw_kernels_all(const z4_ransw_kernels *k[3]);
  * first call, thread-safe. */
 const z4_ransw_kernels *z4_ransw_kernels_pick(void);
 
-/* Tests: make w decode Z4_RANS_W0 with kernel k (a new work takes
+/* Tests: make w code Z4_RANS_W0 (decode, and encode where k has an
+ * encoder) with kernel set k (a new work takes
  * z4_ransw_kernels_pick()). */
 void z4_rans_work_set_wide(z4_rans_work *w, const z4_ransw_kernels *k);
 

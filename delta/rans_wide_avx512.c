@@ -7,8 +7,8 @@
  * advance the input by popcount(mask) words. One stream alone is bound by
  * that chain (the AVX2 kernel does it as fast); two interleaved streams
  * decode at about twice the speed (docs/codec.md). Also the encoder
- * (below). Compiled with the
- * target attribute only, handed out when the CPU has AVX-512F and AVX2.
+ * (below). Compiled with the target attribute only, handed out when the
+ * CPU has AVX-512F and AVX2.
  */
 #include "rans_wide.h"
 
@@ -46,7 +46,8 @@
 	_mm_storeu_si128((__m128i *)(void *)(dst),                             \
 			 _mm512_cvtepi32_epi8(_mm512_srli_epi32(e, 24)))
 
-/* One row of a stream: states s0 (lanes 0-15) and s1 (16-31). */
+/* One row of stream st: states s0 (lanes 0-15) and s1 (16-31), output
+ * dst, input p. */
 #define ROW(s0, s1, st, dst, p)                                                \
 	do {                                                                   \
 		__m512i e0_, e1_;                                              \
