@@ -75,9 +75,21 @@
 /* Format 3: rANS order 0 per 64 KiB block over 32 interleaved states
  * (rans_wide.h), for planes of at least WIDE_MIN_PLANE bytes. */
 #define CODEC_RANSW 6
+/* Format 4: the context models of codecs 4 and 5 over 64 interleaved
+ * states (Z4_RANS_WCTX), for planes of at least WIDE_MIN_PLANE bytes. */
+#define CODEC_RANSPW 7
+#define CODEC_RANSXW 8
 #define CODEC_COUNT_V1 2
 #define CODEC_COUNT_V2 6
 #define CODEC_COUNT_V3 7
+#define CODEC_COUNT_V4 9
+
+/* Whose context a plane's codec takes: the base's co-located plane, the
+ * mix plane (make_mix), or none. */
+#define SIDE_CODEC(c) ((c) == CODEC_RANSP || (c) == CODEC_RANSPW)
+#define MIX_CODEC(c) ((c) == CODEC_RANSX || (c) == CODEC_RANSXW)
+#define WIDE_CODEC(c)                                                          \
+	((c) == CODEC_RANSW || (c) == CODEC_RANSPW || (c) == CODEC_RANSXW)
 
 #define XFORM_PLANES 0
 #define XFORM_ROT 1 /* words rotated left one bit before the split */
@@ -96,7 +108,8 @@
  * many symbols order 0 always wins. */
 #define CTX_MIN_PLANE 4096
 /* Order 0 planes this long code as CODEC_RANSW: 112 more bytes of states per
- * 64 KiB block buy a decoder several times faster. */
+ * 64 KiB block buy a decoder several times faster. Context planes this long
+ * code as CODEC_RANSPW / CODEC_RANSXW: 240 more bytes a plane. */
 #define WIDE_MIN_PLANE (64u << 10)
 
 /* Internal to this file: a candidate encoding does not fit its budget. */
@@ -377,7 +390,7 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	z4_delta_info info;
 	const uint8_t *t;
 	uint64_t len, total = 0;
-	unsigned flags, e, depth, version, n_codecs, n_wide = 0;
+	unsigned flags, e, depth, version, n_codecs, n_wide = 0, n_wctx = 0;
 	size_t m, pos;
 
 	memset(&info, 0, sizeof(info));
@@ -427,16 +440,17 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	if (enc_len < info.header_len)
 		return Z4_ECORRUPT;
 	t = enc + pos;
-	n_codecs = version >= 3	  ? CODEC_COUNT_V3
+	n_codecs = version >= 4	  ? CODEC_COUNT_V4
+		   : version >= 3 ? CODEC_COUNT_V3
 		   : version >= 2 ? CODEC_COUNT_V2
 				  : CODEC_COUNT_V1;
 	for (unsigned k = 0; k < tab->n; k++, t += HDR_PLANE) {
 		uint32_t s = z4_le32(t + 1);
 		if (t[0] >= n_codecs ||
-		    ((t[0] == CODEC_RANSP || t[0] == CODEC_RANSX) &&
+		    ((SIDE_CODEC(t[0]) || MIX_CODEC(t[0])) &&
 		     !info.is_delta) ||
-		    (t[0] == CODEC_RANSX && k == e - 1) ||
-		    (t[0] == CODEC_RANSW && tab->len[k] < WIDE_MIN_PLANE))
+		    (MIX_CODEC(t[0]) && k == e - 1) ||
+		    (WIDE_CODEC(t[0]) && tab->len[k] < WIDE_MIN_PLANE))
 			return Z4_ECORRUPT;
 		if (t[0] == CODEC_RAW ? s != tab->len[k]
 				      : (s == 0 || s >= tab->len[k]))
@@ -444,11 +458,14 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 		tab->codec[k] = t[0];
 		tab->stored[k] = s;
 		n_wide += t[0] == CODEC_RANSW;
+		n_wctx += t[0] == CODEC_RANSPW || t[0] == CODEC_RANSXW;
 		total += s;
 	}
-	/* One version per encoding: format 3 with format 2's transforms only
-	 * for what format 2 cannot say. */
-	if (version >= 3 && tab->xform < XFORM_GROUP && !n_wide)
+	/* One version per encoding: the oldest that can say it. */
+	if (version >= 3 &&
+	    version != (n_wctx			      ? 4u
+			: tab->xform >= XFORM_GROUP || n_wide ? 3u
+							      : 2u))
 		return Z4_ECORRUPT;
 	if (total != enc_len - info.header_len)
 		return Z4_ECORRUPT;
@@ -491,12 +508,17 @@ static size_t put_header(uint8_t *out, unsigned elem_size, unsigned depth,
 }
 
 /* A format 2 header whose stream table (n entries at pos) has a
- * CODEC_RANSW stream becomes format 3: the layout is the same. */
+ * CODEC_RANSW stream becomes format 3, one with a wide context stream
+ * format 4: the layout is the same. */
 static void set_version(uint8_t *out, size_t pos, unsigned n)
 {
-	for (unsigned k = 0; k < n; k++)
-		if (out[pos + HDR_PLANE * k] == CODEC_RANSW)
+	for (unsigned k = 0; k < n; k++) {
+		uint8_t c = out[pos + HDR_PLANE * k];
+		if (c == CODEC_RANSW && out[OFF_VERSION] < 3)
 			out[OFF_VERSION] = 3;
+		if (c == CODEC_RANSPW || c == CODEC_RANSXW)
+			out[OFF_VERSION] = 4;
+	}
 }
 
 /* ---- encode ---- */
@@ -573,17 +595,22 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
 		}
 	}
 	/* After every choice, which thus stays what format 2 made. */
-	if (p.codec == CODEC_RANS0 && m >= WIDE_MIN_PLANE)
-		p.codec = CODEC_RANSW;
+	if (m >= WIDE_MIN_PLANE)
+		p.codec = p.codec == CODEC_RANS0   ? CODEC_RANSW
+			  : p.codec == CODEC_RANSP ? CODEC_RANSPW
+			  : p.codec == CODEC_RANSX ? CODEC_RANSXW
+						   : p.codec;
 	return p;
 }
 
 static int rans_model(uint8_t codec)
 {
-	return codec == CODEC_RANS0   ? Z4_RANS_O0
-	       : codec == CODEC_RANSW ? Z4_RANS_W0
-	       : codec == CODEC_RANS1 ? Z4_RANS_O1
-				      : Z4_RANS_CTX; /* RANSP, RANSX */
+	return codec == CODEC_RANS0    ? Z4_RANS_O0
+	       : codec == CODEC_RANSW  ? Z4_RANS_W0
+	       : codec == CODEC_RANS1  ? Z4_RANS_O1
+	       : codec == CODEC_RANSPW ? Z4_RANS_WCTX
+	       : codec == CODEC_RANSXW ? Z4_RANS_WCTX
+				       : Z4_RANS_CTX; /* RANSP, RANSX */
 }
 
 /* zstd into out (cap bytes): Z4_OK, OVER when it would not fit, errors. */
@@ -678,9 +705,9 @@ static int put_planes(size_t *out_len, uint8_t *out, size_t pos, unsigned n,
 		size_t stored;
 		int rc = put_plane(&codec, &stored, out + pos, budget - pos,
 				   ctx, planes[k], lens[k],
-				   plan[k].codec == CODEC_RANSP   ? sides[k]
-				   : plan[k].codec == CODEC_RANSX ? mix
-								   : NULL,
+				   SIDE_CODEC(plan[k].codec)   ? sides[k]
+				   : MIX_CODEC(plan[k].codec) ? mix
+								: NULL,
 				   plan[k], zstd);
 		if (rc != Z4_OK)
 			return rc;
@@ -1088,7 +1115,8 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 	payload = enc + info.header_len;
 	if (tab.xform == XFORM_GROUP) {
 		Z4_TRY(decode_group(dst, m, e, ctx, &tab, payload));
-	} else if (e == 1 && tab.codec[0] != CODEC_RAW && tab.codec[0] != CODEC_RANSP &&
+	} else if (e == 1 && tab.codec[0] != CODEC_RAW &&
+		   !SIDE_CODEC(tab.codec[0]) &&
 	    mode != Z4_MERGE_XOR_INTO) {
 		/* Straight into dst, then XOR in place: no scratch. */
 		Z4_TRY(decode_plane(dst, m, ctx, tab.codec[0], payload,
@@ -1099,9 +1127,9 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 		int n_mix = 0;
 		for (unsigned k = 0; k < e; k++) {
 			n_coded += tab.codec[k] != CODEC_RAW;
-			n_side |= tab.codec[k] == CODEC_RANSP ||
-				  tab.codec[k] == CODEC_RANSX;
-			n_mix |= tab.codec[k] == CODEC_RANSX;
+			n_side |= SIDE_CODEC(tab.codec[k]) ||
+				  MIX_CODEC(tab.codec[k]);
+			n_mix |= MIX_CODEC(tab.codec[k]);
 			payloads[k] = payload;
 			payload += tab.stored[k];
 		}
@@ -1125,9 +1153,9 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 			} else {
 				uint8_t *p = ctx->planes + n_coded++ * m;
 				const uint8_t *side =
-					tab.codec[k] == CODEC_RANSP   ? sides[k]
-					: tab.codec[k] == CODEC_RANSX ? mix
-								      : NULL;
+					SIDE_CODEC(tab.codec[k])   ? sides[k]
+					: MIX_CODEC(tab.codec[k]) ? mix
+								  : NULL;
 				Z4_TRY(decode_plane(p, m, ctx, tab.codec[k],
 						    payloads[k], tab.stored[k],
 						    side));

@@ -51,8 +51,9 @@
 /* Estimates look up log2 of counts below LOG_TAB. */
 #define LOG_TAB 4096
 
-/* build_dtable writes 4 slots at a time: up to 3 past a table's end. */
-#define DT_SLACK 4
+/* build_dtable writes 4 slots at a time, build_wtable 8: up to 7 past a
+ * table's end. */
+#define DT_SLACK 8
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -88,7 +89,8 @@ struct z4_rans_work {
 	uint32_t *dt;          /* decode tables: order 0 at 0, context c's
 				* at c << S_CTX; zeroed once, so a table
 				* never built still reads as defined */
-	const z4_ransw_kernels *wide; /* Z4_RANS_W0 row decoder */
+	uint32_t *et;          /* Z4_RANS_WCTX encoder entries [c << 8 | s] */
+	const z4_ransw_kernels *wide; /* Z4_RANS_W0, _WCTX kernels */
 	uint8_t *buf;          /* encoder output (words written backwards) */
 	size_t buf_cap;
 	uint32_t lg[LOG_TAB];  /* log2_q16(x) for 0 < x < LOG_TAB */
@@ -121,7 +123,8 @@ z4_rans_work *z4_rans_work_new(void)
 	w->freq = z4_malloc(256 * sizeof(*w->freq));
 	w->es = z4_malloc(256 * sizeof(*w->es));
 	w->dt = z4_calloc(((size_t)256 << S_CTX) + DT_SLACK, sizeof(uint32_t));
-	if (!w->cnt || !w->freq || !w->es || !w->dt) {
+	w->et = z4_malloc(256 * 256 * sizeof(*w->et));
+	if (!w->cnt || !w->freq || !w->es || !w->dt || !w->et) {
 		z4_rans_work_free(w);
 		return NULL;
 	}
@@ -144,6 +147,7 @@ void z4_rans_work_free(z4_rans_work *w)
 	z4_free(w->freq);
 	z4_free(w->es);
 	z4_free(w->dt);
+	z4_free(w->et);
 	z4_free(w->buf);
 	z4_free(w);
 }
@@ -693,8 +697,12 @@ static void build_wtable(uint32_t *t, const uint16_t *f)
 	uint32_t c = 0;
 
 	for (int s = 0; s < 256; s++) {
-		for (uint32_t j = 0; j < f[s]; j++)
-			t[c + j] = Z4_RANSW_ENTRY(f[s], j, s);
+		/* Eight at a time, past the symbol's slots into the next
+		 * symbol's (written next) or the table's slack. */
+		uint32_t e = Z4_RANSW_ENTRY(f[s], 0, s);
+		for (uint32_t j = 0; j < f[s]; j += 8, e += 8u << 12)
+			for (uint32_t i = 0; i < 8; i++)
+				t[c + j + i] = e + (i << 12);
 		c += f[s];
 	}
 }
@@ -749,12 +757,13 @@ static void wide_pair(wblock *a, wblock *b, const z4_ransw_kernels *k)
 	}
 }
 
-/* One symbol of lane j, reading its refill only if the input has it. */
-#define WIDE_CHECKED(j, out)                                                   \
+/* One symbol of lane j with table tab of S bits, reading its refill only
+ * if the input has it. */
+#define WIDE_CHECKED(j, out, tab, S)                                           \
 	do {                                                                   \
-		uint32_t v_ = x[j], e_ = dt[v_ & 0xfff];                       \
+		uint32_t v_ = x[j], e_ = (tab)[v_ & ((1u << (S)) - 1)];        \
 		(out) = (uint8_t)(e_ >> 24);                                   \
-		v_ = ((e_ & 0xfff) + 1) * (v_ >> 12) + (e_ >> 12 & 0xfff);     \
+		v_ = ((e_ & 0xfff) + 1) * (v_ >> (S)) + (e_ >> 12 & 0xfff);    \
 		if (v_ < RANS_L) {                                             \
 			if (end - p < 2)                                       \
 				return Z4_ECORRUPT;                            \
@@ -783,16 +792,113 @@ static int wide_close(wblock *b, const z4_ransw_kernels *k)
 	dst = b->s.dst;
 	for (size_t r = b->r; r < b->bn / WL; r++, dst += WL)
 		for (int j = 0; j < WL; j++)
-			WIDE_CHECKED(j, dst[j]);
+			WIDE_CHECKED(j, dst[j], dt, S_O0);
 	for (size_t j = 0; j < b->bn % WL; j++)
-		WIDE_CHECKED(j, dst[j]);
+		WIDE_CHECKED(j, dst[j], dt, S_O0);
 	for (int j = 0; j < WL; j++)
 		if (x[j] != RANS_L)
 			return Z4_ECORRUPT;
 	return p == end ? Z4_OK : Z4_ECORRUPT;
 }
 
+/* ---- wide context model ---- */
+
+#define CL Z4_RANSC_LANES
+#define CSTATE_BYTES (4 * CL)
+/* The side context's table (S_CTX bits) in the decode tables dt. */
+#define CTAB(c) (dt + ((size_t)(c) << S_CTX))
+
+/* Encode src[0..n) with contexts side, the encoder symbols w->es of the
+ * contexts that occur (their counts in ctot), into the buffer ending at
+ * end, backwards, in the exact reverse of dec_wctx's order: the last
+ * partial row, then rows last to first, lanes 63 to 0. Returns the
+ * payload start (the 64 final states, then the words); end - 2 * n -
+ * CSTATE_BYTES must be inside the buffer. */
+static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint8_t *src,
+			 const uint8_t *side, size_t n,
+			 const uint32_t ctot[256])
+{
+	const z4_ransw_kernels *k = w->wide;
+	const size_t rows = n / CL;
+	uint32_t x[CL];
+	uint8_t *p = end;
+
+	for (int j = 0; j < CL; j++)
+		x[j] = RANS_L;
+	for (size_t pos = n; pos-- > rows * CL;)
+		enc_put(&x[pos % CL], &p, &w->es[side[pos]][src[pos]], S_CTX,
+			0);
+	if (k->ctx_enc) {
+		for (int c = 0; c < 256; c++) {
+			const uint16_t *f = w->freq[c];
+			uint32_t *e = w->et + ((size_t)c << 8);
+			if (!ctot[c])
+				continue;
+			for (uint32_t v = 0, cum = 0; v < 256; cum += f[v++])
+				e[v] = Z4_RANSW_EENTRY(f[v], cum);
+		}
+		k->ctx_enc(x, &p, src, side, rows, w->et);
+	} else {
+		for (size_t r = rows; r-- > 0;) {
+			const uint8_t *s = src + r * CL, *c = side + r * CL;
+			for (int j = CL; j-- > 0;)
+				enc_put(&x[j], &p, &w->es[c[j]][s[j]], S_CTX,
+					0);
+		}
+	}
+	p -= CSTATE_BYTES;
+	for (int j = 0; j < CL; j++)
+		z4_put32(p + 4 * j, x[j]);
+	return p;
+}
+
+/* Decode n symbols from the payload [p, end) with the wide tables dt of
+ * the side contexts (dec_ctx checked that every one has a table): the
+ * kernel while the input surely holds its rows, then checked per word. */
+static int dec_wctx(uint8_t *dst, size_t n, const uint8_t *p,
+		    const uint8_t *end, const uint32_t *dt,
+		    const uint8_t *side, const z4_ransw_kernels *k)
+{
+	const size_t rows = n / CL;
+	z4_ransc_stream st;
+	uint32_t *x = st.x;
+	size_t r = 0, run;
+
+	if (end - p < CSTATE_BYTES)
+		return Z4_ECORRUPT;
+	for (int j = 0; j < CL; j++) {
+		x[j] = z4_le32(p + 4 * j);
+		if (x[j] < RANS_L)
+			return Z4_ECORRUPT;
+	}
+	st.p = p + CSTATE_BYTES;
+	st.dst = dst;
+	st.side = side;
+	st.dt = dt;
+	for (;;) {
+		size_t room = (size_t)(end - st.p) / Z4_RANSC_ROW_MAX;
+		run = rows - r < room ? rows - r : room;
+		if (!run)
+			break;
+		k->ctx_rows(&st, run);
+		r += run;
+	}
+	p = st.p;
+	dst = st.dst;
+	side = st.side;
+	for (; r < rows; r++, dst += CL, side += CL)
+		for (int j = 0; j < CL; j++)
+			WIDE_CHECKED(j, dst[j], CTAB(side[j]), S_CTX);
+	for (size_t j = 0; j < n % CL; j++)
+		WIDE_CHECKED(j, dst[j], CTAB(side[j]), S_CTX);
+	for (int j = 0; j < CL; j++)
+		if (x[j] != RANS_L)
+			return Z4_ECORRUPT;
+	return p == end ? Z4_OK : Z4_ECORRUPT;
+}
+
 #undef WIDE_CHECKED
+#undef CTAB
 
 /* ---- order 0 ---- */
 
@@ -1018,7 +1124,8 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 	size_t hl = 32, plen;
 	int rare;
 
-	count_ctx(w->cnt, ctot, src, n, side, model);
+	count_ctx(w->cnt, ctot, src, n, side,
+		  model == Z4_RANS_O1 ? Z4_RANS_O1 : Z4_RANS_CTX);
 	/* Only the contexts that occur get (and clear) a table. */
 	for (int c = 0; c < 256; c++) {
 		if (!ctot[c])
@@ -1031,10 +1138,12 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 	}
 	if (hl + STATE_BYTES > cap)
 		return OVER;
-	Z4_TRY(grow(w, 2 * n + STATE_BYTES));
+	Z4_TRY(grow(w, 2 * n + CSTATE_BYTES));
 	end = w->buf + w->buf_cap;
 	rare = bits >> 16 < n;
-	if (model == Z4_RANS_CTX)
+	if (model == Z4_RANS_WCTX)
+		pl = enc_wctx(end, w, src, side, n, ctot);
+	else if (model == Z4_RANS_CTX)
 		pl = rare ? enc_loop(end, (const esym(*)[256])w->es, src, n,
 				     side, Z4_RANS_CTX, S_CTX, 1)
 			  : enc_loop(end, (const esym(*)[256])w->es, src, n,
@@ -1078,8 +1187,11 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 		if (miss[c])
 			continue;
 		Z4_TRY(read_table(w->freq[0], &p, end, S_CTX));
-		build_dtable(w->dt + ((size_t)c << S_CTX), w->freq[0], S_CTX,
-			     model == Z4_RANS_O1 ? miss : NULL);
+		if (model == Z4_RANS_WCTX)
+			build_wtable(w->dt + ((size_t)c << S_CTX), w->freq[0]);
+		else
+			build_dtable(w->dt + ((size_t)c << S_CTX), w->freq[0],
+				     S_CTX, model == Z4_RANS_O1 ? miss : NULL);
 	}
 	/* Under a bit per symbol, refills branch (see RENORM_RARE). */
 	rare = (size_t)(end - p) < n / 8;
@@ -1090,20 +1202,10 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 				       Z4_RANS_O1, S_CTX, 0);
 	/* Every context of the side plane must have a table: checked here
 	 * once rather than per symbol. */
-	{
-		uint8_t b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-		size_t i = 0;
-		for (; i + 4 <= n; i += 4) {
-			b0 |= miss[side[i]];
-			b1 |= miss[side[i + 1]];
-			b2 |= miss[side[i + 2]];
-			b3 |= miss[side[i + 3]];
-		}
-		for (; i < n; i++)
-			b0 |= miss[side[i]];
-		if (b0 | b1 | b2 | b3)
-			return Z4_ECORRUPT;
-	}
+	if (w->wide->ctx_miss(bm, side, n))
+		return Z4_ECORRUPT;
+	if (model == Z4_RANS_WCTX)
+		return dec_wctx(dst, n, p, end, w->dt, side, w->wide);
 	return rare ? dec_loop(dst, n, p, end, w->dt, NULL, side, Z4_RANS_CTX,
 			       S_CTX, 1)
 		    : dec_loop(dst, n, p, end, w->dt, NULL, side, Z4_RANS_CTX,
@@ -1120,7 +1222,8 @@ int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,
 	if (model == Z4_RANS_O0 || model == Z4_RANS_W0)
 		return enc_o0(out_len, dst, cap, w, src, n,
 			      model == Z4_RANS_W0);
-	assert(model == Z4_RANS_O1 || (model == Z4_RANS_CTX && side));
+	assert(model == Z4_RANS_O1 ||
+	       ((model == Z4_RANS_CTX || model == Z4_RANS_WCTX) && side));
 	return enc_ctx(out_len, dst, cap, w, src, n, side, model);
 }
 
@@ -1132,7 +1235,8 @@ int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
 		return Z4_ECORRUPT;
 	if (model == Z4_RANS_O0 || model == Z4_RANS_W0)
 		return dec_o0(dst, n, w, src, len, model == Z4_RANS_W0);
-	if (model == Z4_RANS_O1 || (model == Z4_RANS_CTX && side))
+	if (model == Z4_RANS_O1 ||
+	    ((model == Z4_RANS_CTX || model == Z4_RANS_WCTX) && side))
 		return dec_ctx(dst, n, w, src, len, side, model);
 	return Z4_ECORRUPT;
 }

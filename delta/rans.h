@@ -10,7 +10,9 @@
  * deterministic and uses integer arithmetic only.
  *
  * Z4_RANS_W0 codes like Z4_RANS_O0 (same blocks and tables) but
- * interleaves each block over 32 states instead of 4 quarters.
+ * interleaves each block over 32 states instead of 4 quarters;
+ * Z4_RANS_WCTX codes like Z4_RANS_CTX (same tables) over 64 interleaved
+ * states.
  *
  * Decoders read only inside [src, src + len), write only dst[0..n), and
  * return Z4_ECORRUPT on any malformed input (bad table, context without a
@@ -31,6 +33,8 @@ enum {
 	Z4_RANS_CTX = 2, /* context: co-located byte of a side plane */
 	Z4_RANS_W0 = 3,  /* order 0 per block, 32 interleaved states (fast
 			  * to decode with SIMD: rans_wide.h) */
+	Z4_RANS_WCTX = 4, /* the side plane's contexts and tables like
+			   * Z4_RANS_CTX, 64 interleaved states */
 };
 
 /* Scratch shared by encoder and decoder, one per thread (about 4 MiB of
@@ -41,8 +45,8 @@ z4_rans_work *z4_rans_work_new(void);    /* NULL on allocation failure */
 void z4_rans_work_free(z4_rans_work *w); /* NULL-safe */
 
 /*
- * Encode src[0..n) with `model` (side = the context plane for Z4_RANS_CTX,
- * else ignored) into dst. Returns Z4_OK and *out_len, 1 when the stream
+ * Encode src[0..n) with `model` (side = the context plane for Z4_RANS_CTX
+ * and Z4_RANS_WCTX, else ignored) into dst. Returns Z4_OK and *out_len, 1 when the stream
  * would not fit in cap bytes (dst then holds garbage), Z4_ENOMEM.
  */
 int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,

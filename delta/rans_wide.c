@@ -49,8 +49,57 @@ static void rows2_portable(z4_ransw_stream *a, z4_ransw_stream *b, size_t rows)
 	rows_portable(b, rows);
 }
 
-const z4_ransw_kernels z4_ransw_portable = {"portable", rows_portable,
-					    rows2_portable, NULL};
+void z4_ransc_rows_portable(z4_ransc_stream *st, size_t rows)
+{
+	const uint32_t *dt = st->dt;
+	const uint8_t *p = st->p, *side = st->side;
+	uint8_t *dst = st->dst;
+	uint32_t s[Z4_RANSC_LANES];
+
+	memcpy(s, st->x, sizeof(s));
+	for (size_t r = 0; r < rows; r++) {
+		for (int j = 0; j < Z4_RANSC_LANES; j++) {
+			uint32_t v = s[j], need, y;
+			uint32_t e = dt[(uint32_t)side[j] << Z4_RANSC_S |
+					(v & 0x7ff)];
+			dst[j] = (uint8_t)(e >> 24);
+			v = ((e & 0xfff) + 1) * (v >> 11) + (e >> 12 & 0xfff);
+			need = v < (1u << 16);
+			y = v << 16 | z4_le16(p);
+			OPAQUE(y);
+			s[j] = need ? y : v;
+			p += need << 1;
+		}
+		dst += Z4_RANSC_LANES;
+		side += Z4_RANSC_LANES;
+	}
+	memcpy(st->x, s, sizeof(s));
+	st->p = p;
+	st->dst = dst;
+	st->side = side;
+}
+
+static int miss_portable(const uint8_t bm[32], const uint8_t *side, size_t n)
+{
+	uint8_t miss[256], b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+	size_t i = 0;
+
+	for (int c = 0; c < 256; c++)
+		miss[c] = !(bm[c >> 3] >> (c & 7) & 1);
+	for (; i + 4 <= n; i += 4) {
+		b0 |= miss[side[i]];
+		b1 |= miss[side[i + 1]];
+		b2 |= miss[side[i + 2]];
+		b3 |= miss[side[i + 3]];
+	}
+	for (; i < n; i++)
+		b0 |= miss[side[i]];
+	return (b0 | b1 | b2 | b3) != 0;
+}
+
+const z4_ransw_kernels z4_ransw_portable = {
+	"portable", rows_portable, rows2_portable, NULL,
+	z4_ransc_rows_portable, NULL, miss_portable};
 
 static int env_set(const char *name)
 {

@@ -75,12 +75,61 @@ typedef void z4_ransw_enc_fn(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 			     const uint8_t *src, size_t rows,
 			     const uint32_t *et);
 
+/*
+ * The wide context model (Z4_RANS_WCTX of rans.h): one stream over the
+ * whole plane, its symbols interleaved over Z4_RANSC_LANES states (symbol
+ * i of state i % 64, a row is 64 symbols), each symbol coded with the
+ * 11-bit table of its context, the side plane's co-located byte. A row is
+ * four AVX-512 vectors whose chains share only the input position, so one
+ * stream keeps the core as busy as two order-0 blocks do. Context c's
+ * decode table is dt[c << 11 ..] with entries Z4_RANSW_ENTRY (11-bit f
+ * and offset): the next state is f * (x >> 11) + offset.
+ */
+#define Z4_RANSC_LANES 64
+#define Z4_RANSC_S 11
+#define Z4_RANSC_ROW_MAX (2 * Z4_RANSC_LANES)
+
+typedef struct {
+	uint32_t x[Z4_RANSC_LANES];
+	uint8_t *dst;
+	const uint8_t *p;
+	const uint8_t *side; /* contexts of the next row, advanced with dst */
+	const uint32_t *dt;
+} z4_ransc_stream;
+
+/* Decode `rows` rows of s (Z4_RANSC_ROW_MAX * rows readable bytes at
+ * s->p; every context met has a table), advancing dst, side and p. */
+typedef void z4_ransc_rows_fn(z4_ransc_stream *s, size_t rows);
+
+/*
+ * Encode rows [0, rows) of src with contexts side, rows last to first and
+ * lanes 63 to 0, with states x[64] and et[c << 8 | s] =
+ * Z4_RANSW_EENTRY(f, start) (11-bit) for every pair that occurs, writing
+ * downwards from *pp (at most 128 bytes a row). Exactly rans.c's scalar
+ * encoder.
+ */
+typedef void z4_ransc_enc_fn(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
+			     const uint8_t *src, const uint8_t *side,
+			     size_t rows, const uint32_t *et);
+
+/* Whether some byte of side[0..n) is a context without a table: its bit
+ * clear in bm, the stream's bitmap of contexts (bit c & 7 of bm[c >> 3]).
+ * Both context models check the side plane so, once, before decoding. */
+typedef int z4_ransc_miss_fn(const uint8_t bm[32], const uint8_t *side,
+			     size_t n);
+
 typedef struct {
 	const char *name; /* "portable", "avx2", "avx512" */
 	z4_ransw_rows_fn *rows;
 	z4_ransw_rows2_fn *rows2;
 	z4_ransw_enc_fn *enc; /* NULL: rans.c's scalar encoder */
+	z4_ransc_rows_fn *ctx_rows;
+	z4_ransc_enc_fn *ctx_enc; /* NULL: rans.c's scalar encoder */
+	z4_ransc_miss_fn *ctx_miss;
 } z4_ransw_kernels;
+
+/* The portable context row decoder (also the AVX2 set's). */
+z4_ransc_rows_fn z4_ransc_rows_portable;
 
 /* Always built. */
 extern const z4_ransw_kernels z4_ransw_portable;
@@ -89,9 +138,10 @@ extern const z4_ransw_kernels z4_ransw_portable;
 const z4_ransw_kernels *z4_ransw_avx2(void);
 
 #if defined(__x86_64__) || defined(__i386__)
-/* Between the x86 kernel files: the AVX2 one-stream kernel (call only
- * where z4_ransw_avx2() is not NULL). */
+/* Between the x86 kernel files: the AVX2 one-stream kernel and context
+ * check (call only where z4_ransw_avx2() is not NULL). */
 z4_ransw_rows_fn z4_ransw_rows_avx2;
+z4_ransc_miss_fn z4_ransc_miss_avx2;
 #endif
 
 /* AVX2 for one stream, AVX-512F for two and for the encoder, or NULL

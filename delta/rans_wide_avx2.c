@@ -230,8 +230,42 @@ AVX2 static void rows2_avx2(z4_ransw_stream *a, z4_ransw_stream *b, size_t rows)
 	b->dst = db;
 }
 
-static const z4_ransw_kernels avx2_kernels = {"avx2", z4_ransw_rows_avx2,
-					      rows2_avx2, NULL};
+/* 32 side bytes at a time: the bitmap byte of each (bm[v >> 3], two
+ * 16-byte lookups), the bit within it (1 << (v & 7), a third); collect
+ * the bits that are wanted and clear. */
+AVX2 int z4_ransc_miss_avx2(const uint8_t bm[32], const uint8_t *side,
+			    size_t n)
+{
+	const __m128i *b = (const __m128i *)(const void *)bm;
+	const __m256i lo = _mm256_broadcastsi128_si256(_mm_loadu_si128(b));
+	const __m256i hi = _mm256_broadcastsi128_si256(_mm_loadu_si128(b + 1));
+	const __m256i bit = _mm256_set1_epi64x(0x8040201008040201ll);
+	const __m256i m7 = _mm256_set1_epi8(7), m31 = _mm256_set1_epi8(31);
+	__m256i acc = _mm256_setzero_si256();
+	size_t i = 0;
+	int r;
+
+	for (; i + 32 <= n; i += 32) {
+		__m256i v = _mm256_loadu_si256(
+			(const __m256i *)(const void *)(side + i));
+		__m256i k = _mm256_and_si256(_mm256_srli_epi16(v, 3), m31);
+		__m256i have = _mm256_blendv_epi8(
+			_mm256_shuffle_epi8(lo, k), _mm256_shuffle_epi8(hi, k),
+			_mm256_slli_epi16(k, 3));
+		acc = _mm256_or_si256(
+			acc, _mm256_andnot_si256(
+				     have, _mm256_shuffle_epi8(
+						   bit, _mm256_and_si256(v, m7))));
+	}
+	r = !_mm256_testz_si256(acc, acc);
+	for (; i < n; i++)
+		r |= !(bm[side[i] >> 3] >> (side[i] & 7) & 1);
+	return r;
+}
+
+static const z4_ransw_kernels avx2_kernels = {
+	"avx2", z4_ransw_rows_avx2, rows2_avx2, NULL, z4_ransc_rows_portable,
+	NULL, z4_ransc_miss_avx2};
 
 const z4_ransw_kernels *z4_ransw_avx2(void)
 {

@@ -18,19 +18,19 @@
 
 #define AVX512 __attribute__((target("avx512f,avx2,popcnt")))
 
-/* Decode a vector's symbols (entries to e), advance its states, and find
- * the lanes that need a word (k). */
-#define ADV(s, e, k, dt)                                                       \
+/* Decode a vector's symbols (entries to e, looked up at idx), advance its
+ * states (S frequency bits), and find the lanes that need a word (k). */
+#define ADVX(s, e, k, dt, idx, S)                                              \
 	do {                                                                   \
 		__m512i f_, off_;                                              \
-		e = _mm512_i32gather_epi32(_mm512_and_si512(s, m12),           \
-					   (const void *)(dt), 4);             \
+		e = _mm512_i32gather_epi32(idx, (const void *)(dt), 4);        \
 		f_ = _mm512_add_epi32(_mm512_and_si512(e, m12), one);          \
 		off_ = _mm512_and_si512(_mm512_srli_epi32(e, 12), m12);        \
 		s = _mm512_add_epi32(                                          \
-		    _mm512_mullo_epi32(_mm512_srli_epi32(s, 12), f_), off_);   \
+		    _mm512_mullo_epi32(_mm512_srli_epi32(s, S), f_), off_);    \
 		k = _mm512_cmplt_epu32_mask(s, lim);                           \
 	} while (0)
+#define ADV(s, e, k, dt) ADVX(s, e, k, dt, _mm512_and_si512(s, m12), 12)
 
 /* Shift the next words in at q, in lane order, where k says. */
 #define REFILL(s, k, q)                                                        \
@@ -92,6 +92,65 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 	b->dst = db;
 }
 
+/* The context model: a lane's table is its context's, at c << 11. */
+#define CADV(s, e, k, sd)                                                      \
+	ADVX(s, e, k, dt,                                                      \
+	     _mm512_or_si512(                                                  \
+		 _mm512_slli_epi32(                                            \
+		     _mm512_cvtepu8_epi32(_mm_loadu_si128(                     \
+			 (const __m128i *)(const void *)(sd))),                \
+		     Z4_RANSC_S),                                              \
+		 _mm512_and_si512(s, m11)),                                    \
+	     Z4_RANSC_S)
+
+/* A row of 64 lanes is four vectors, each its own chain but for the input
+ * position, which only waits for the previous vectors' masks. */
+AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
+{
+	const __m512i m12 = _mm512_set1_epi32(0xfff);
+	const __m512i m11 = _mm512_set1_epi32(0x7ff);
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i lim = _mm512_set1_epi32(1 << 16);
+	const uint32_t *dt = st->dt;
+	const uint8_t *p = st->p, *sd = st->side;
+	uint8_t *d = st->dst;
+	__m512i s0 = _mm512_loadu_si512(st->x),
+		s1 = _mm512_loadu_si512(st->x + 16);
+	__m512i s2 = _mm512_loadu_si512(st->x + 32),
+		s3 = _mm512_loadu_si512(st->x + 48);
+
+	for (size_t r = 0; r < rows; r++) {
+		__m512i e0, e1, e2, e3;
+		__mmask16 k0, k1, k2, k3;
+		const uint8_t *p1, *p2, *p3;
+		CADV(s0, e0, k0, sd);
+		CADV(s1, e1, k1, sd + 16);
+		CADV(s2, e2, k2, sd + 32);
+		CADV(s3, e3, k3, sd + 48);
+		p1 = p + 2 * (unsigned)__builtin_popcount(k0);
+		p2 = p1 + 2 * (unsigned)__builtin_popcount(k1);
+		p3 = p2 + 2 * (unsigned)__builtin_popcount(k2);
+		REFILL(s0, k0, p);
+		REFILL(s1, k1, p1);
+		REFILL(s2, k2, p2);
+		REFILL(s3, k3, p3);
+		p = p3 + 2 * (unsigned)__builtin_popcount(k3);
+		PUT(d, e0);
+		PUT(d + 16, e1);
+		PUT(d + 32, e2);
+		PUT(d + 48, e3);
+		d += Z4_RANSC_LANES;
+		sd += Z4_RANSC_LANES;
+	}
+	_mm512_storeu_si512(st->x, s0);
+	_mm512_storeu_si512(st->x + 16, s1);
+	_mm512_storeu_si512(st->x + 32, s2);
+	_mm512_storeu_si512(st->x + 48, s3);
+	st->p = p;
+	st->dst = d;
+	st->side = sd;
+}
+
 /*
  * The encoder, 16 lanes per vector, a row as two vectors. Per vector: the
  * entries (f, start) of the lanes' symbols by a gather; a lane sheds its
@@ -103,12 +162,12 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
  * is corrected with it. The result is exact on any CPU, whatever its
  * rcp14 returns within the architected 2^-14.
  */
-#define ENC(v, sym, p)                                                         \
+#define ENCX(v, idx, p, S)                                                     \
 	do {                                                                   \
-		__m512i e_ = _mm512_i32gather_epi32(sym, (const void *)et, 4); \
+		__m512i e_ = _mm512_i32gather_epi32(idx, (const void *)et, 4); \
 		__m512i f_ = _mm512_and_si512(e_, m16);                        \
 		__mmask16 k_ = _mm512_cmpge_epu32_mask(                        \
-			_mm512_srli_epi32(v, 20), f_);                         \
+			_mm512_srli_epi32(v, 32 - (S)), f_);                   \
 		__m512 ff_ = _mm512_cvtepu32_ps(f_), r_;                       \
 		__m512i q_, m_;                                                \
 		unsigned c_ = (unsigned)__builtin_popcount(k_);                \
@@ -129,9 +188,10 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 		q_ = _mm512_mask_add_epi32(q_, k_, q_, one);                   \
 		m_ = _mm512_mask_sub_epi32(m_, k_, m_, f_);                    \
 		v = _mm512_add_epi32(                                          \
-			_mm512_add_epi32(_mm512_slli_epi32(q_, 12), m_),       \
+			_mm512_add_epi32(_mm512_slli_epi32(q_, S), m_),        \
 			_mm512_srli_epi32(e_, 16));                            \
 	} while (0)
+#define ENC(v, sym, p) ENCX(v, sym, p, 12)
 
 AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 			      const uint8_t *src, size_t rows,
@@ -158,8 +218,46 @@ AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 	*pp = p;
 }
 
+/* The context model's encoder: the entry of (context, symbol) at
+ * c << 8 | s, a row as four vectors, 11-bit frequencies (quotients below
+ * 2^21: the float estimate is still within one). */
+AVX512 static void ctx_enc_avx512(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
+				  const uint8_t *src, const uint8_t *side,
+				  size_t rows, const uint32_t *et)
+{
+	const __m512i m16 = _mm512_set1_epi32(0xffff);
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i zero = _mm512_setzero_si512();
+	const __m512 two = _mm512_set1_ps(2.0f);
+	__m512i v[4];
+	uint8_t *p = *pp;
+
+	for (int j = 0; j < 4; j++)
+		v[j] = _mm512_loadu_si512(x + 16 * j);
+	for (size_t r = rows; r-- > 0;) {
+		const __m128i *sv = (const __m128i *)(const void *)(
+			src + r * Z4_RANSC_LANES);
+		const __m128i *cv = (const __m128i *)(const void *)(
+			side + r * Z4_RANSC_LANES);
+		/* Lanes 48-63 first: their words lie above the others'. */
+		for (int j = 4; j-- > 0;) {
+			__m512i idx = _mm512_or_si512(
+				_mm512_slli_epi32(
+					_mm512_cvtepu8_epi32(
+						_mm_loadu_si128(cv + j)),
+					8),
+				_mm512_cvtepu8_epi32(_mm_loadu_si128(sv + j)));
+			ENCX(v[j], idx, p, Z4_RANSC_S);
+		}
+	}
+	for (int j = 0; j < 4; j++)
+		_mm512_storeu_si512(x + 16 * j, v[j]);
+	*pp = p;
+}
+
 static const z4_ransw_kernels avx512_kernels = {
-	"avx512", z4_ransw_rows_avx2, rows2_avx512, enc_avx512};
+	"avx512",	 z4_ransw_rows_avx2, rows2_avx512,	 enc_avx512,
+	ctx_rows_avx512, ctx_enc_avx512,     z4_ransc_miss_avx2};
 
 const z4_ransw_kernels *z4_ransw_avx512(void)
 {

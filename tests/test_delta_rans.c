@@ -405,16 +405,16 @@ static uint8_t *delta_with_codec(size_t *elen, z4_delta_info *info,
 	return e;
 }
 
-/* A delta whose exponent plane is coded with the parent as context. */
-static void test_parent_context_plane(void **state)
+/* A delta whose exponent plane is coded with the parent as context: codec
+ * 4 in format 2, or from 64 Ki elements on codec 7 (wide) in format 4. */
+static void parent_context_plane(size_t n, uint8_t codec, unsigned version)
 {
-	const size_t n = 1 << 16, len = 2 * n;
+	const size_t len = 2 * n;
 	z4_delta_ctx *ctx = z4_delta_ctx_new();
 	uint8_t *base = tc_xmalloc(len), *src = tc_xmalloc(len), *e;
 	size_t elen;
 	uint64_t s = 3;
 	z4_delta_info info;
-	(void)state;
 	assert_non_null(ctx);
 	/* High bytes: a new value that is a function of the parent's, with
 	 * noise; low bytes: unchanged. XOR alone does not capture this. */
@@ -425,24 +425,36 @@ static void test_parent_context_plane(void **state)
 		src[2 * i + 1] = (uint8_t)((hb * 37 + 11) ^
 					   ((tc_rng(&s) & 63) == 0));
 	}
-	e = delta_with_codec(&elen, &info, ctx, base, src, len, 1, 4); /* parent ctx */
+	e = delta_with_codec(&elen, &info, ctx, base, src, len, 1, codec);
+	assert_int_equal(info.version, version);
+	/* The other version byte is refused: one version per encoding. */
+	e[3] = (uint8_t)(version == 2 ? 4 : 3);
+	assert_int_equal(z4_delta_info_read(&info, e, elen), Z4_ECORRUPT);
 	free(base);
 	free(src);
 	free(e);
 	z4_delta_ctx_free(ctx);
 }
 
-/* Low planes coded with the top-plane mix as context: their spread
- * depends on the parent's exponent and on whether it moved. */
-static void test_mix_context_plane(void **state)
+static void test_parent_context_plane(void **state)
 {
-	const size_t n = 1 << 17, len = 2 * n;
+	(void)state;
+	parent_context_plane(30000, 4, 2);
+	parent_context_plane(1 << 16, 7, 4);
+	parent_context_plane(200003, 7, 4);
+}
+
+/* Low planes coded with the top-plane mix as context: their spread
+ * depends on the parent's exponent and on whether it moved. Codec 5, or 8
+ * from 64 Ki elements on. */
+static void mix_context_plane(size_t n, uint8_t codec)
+{
+	const size_t len = 2 * n;
 	z4_delta_ctx *ctx = z4_delta_ctx_new();
 	uint8_t *base = tc_xmalloc(len), *src = tc_xmalloc(len), *out = tc_xmalloc(len), *e;
 	size_t elen;
 	uint64_t s = 9;
 	z4_delta_info info;
-	(void)state;
 	assert_non_null(ctx);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t r = tc_rng(&s);
@@ -455,18 +467,25 @@ static void test_mix_context_plane(void **state)
 		src[2 * i] = (uint8_t)(base[2 * i] ^ (moved ? (r >> 40) : noise));
 		src[2 * i + 1] = (uint8_t)(hb ^ moved);
 	}
-	e = delta_with_codec(&elen, &info, ctx, base, src, len, 0, 5); /* mix */
+	e = delta_with_codec(&elen, &info, ctx, base, src, len, 0, codec);
 	memcpy(out, base, len); /* in place */
 	assert_int_equal(z4_delta_decode(out, len, ctx, e, elen, out), Z4_OK);
 	assert_memory_equal(out, src, len);
 	/* The mix context on the top plane itself is corrupt. */
-	e[info.header_len - 5] = 5;
+	e[info.header_len - 5] = codec;
 	assert_int_equal(z4_delta_info_read(&info, e, elen), Z4_ECORRUPT);
 	free(base);
 	free(src);
 	free(out);
 	free(e);
 	z4_delta_ctx_free(ctx);
+}
+
+static void test_mix_context_plane(void **state)
+{
+	(void)state;
+	mix_context_plane(40000, 5);
+	mix_context_plane(1 << 17, 8);
 }
 
 /* Format-2 header defects on a small keyframe. */
