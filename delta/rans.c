@@ -48,6 +48,11 @@
 #define LANES_MIN (64u << 10)
 #define LANE_ROWS 257
 
+/* Wide decoders run their kernel on a padded copy of the last input once
+ * it holds fewer than TAIL_ROWS rows' worst case (TAIL_BYTES). */
+#define TAIL_ROWS 64u
+#define TAIL_BYTES (TAIL_ROWS * Z4_RANSC_ROW_MAX)
+
 /* Estimates look up log2 of counts below LOG_TAB. */
 #define LOG_TAB 4096
 
@@ -90,7 +95,10 @@ struct z4_rans_work {
 				* at c << S_CTX; zeroed once, so a table
 				* never built still reads as defined */
 	uint32_t *et;          /* Z4_RANS_WCTX encoder entries [c << 8 | s] */
+	uint16_t (*ecnt)[256]; /* estimates: [ctx][sym] counts of a sample
+				* (under 2^16 pairs), zero between calls */
 	const z4_ransw_kernels *wide; /* Z4_RANS_W0, _WCTX kernels */
+	uint8_t tail[2 * TAIL_BYTES]; /* a wide stream's last words, padded */
 	uint8_t *buf;          /* encoder output (words written backwards) */
 	size_t buf_cap;
 	uint32_t lg[LOG_TAB];  /* log2_q16(x) for 0 < x < LOG_TAB */
@@ -124,7 +132,8 @@ z4_rans_work *z4_rans_work_new(void)
 	w->es = z4_malloc(256 * sizeof(*w->es));
 	w->dt = z4_calloc(((size_t)256 << S_CTX) + DT_SLACK, sizeof(uint32_t));
 	w->et = z4_malloc(256 * 256 * sizeof(*w->et));
-	if (!w->cnt || !w->freq || !w->es || !w->dt || !w->et) {
+	w->ecnt = z4_calloc(256, sizeof(*w->ecnt));
+	if (!w->cnt || !w->freq || !w->es || !w->dt || !w->et || !w->ecnt) {
 		z4_rans_work_free(w);
 		return NULL;
 	}
@@ -148,6 +157,7 @@ void z4_rans_work_free(z4_rans_work *w)
 	z4_free(w->es);
 	z4_free(w->dt);
 	z4_free(w->et);
+	z4_free(w->ecnt);
 	z4_free(w->buf);
 	z4_free(w);
 }
@@ -852,17 +862,24 @@ static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint8_t *src,
 	return p;
 }
 
-/* Decode n symbols from the payload [p, end) with the wide tables dt of
- * the side contexts (dec_ctx checked that every one has a table): the
- * kernel while the input surely holds its rows, then checked per word. */
+/*
+ * Decode n symbols from the payload [p, end) with the wide tables dt of
+ * the side contexts (dec_ctx checked that every one has a table). The
+ * kernel runs unchecked over as many rows as the input surely holds; a
+ * compressed stream reads far less than that worst case, so near the end
+ * the kernel goes on over a copy of the last bytes (tail, zero padded)
+ * TAIL_ROWS rows at a time, as long as it has read no further than the
+ * copied bytes. The partial last row is decoded checked, per word.
+ */
 static int dec_wctx(uint8_t *dst, size_t n, const uint8_t *p,
 		    const uint8_t *end, const uint32_t *dt,
-		    const uint8_t *side, const z4_ransw_kernels *k)
+		    const uint8_t *side, const z4_ransw_kernels *k,
+		    uint8_t *tail)
 {
 	const size_t rows = n / CL;
 	z4_ransc_stream st;
 	uint32_t *x = st.x;
-	size_t r = 0, run;
+	size_t r = 0;
 
 	if (end - p < CSTATE_BYTES)
 		return Z4_ECORRUPT;
@@ -875,20 +892,31 @@ static int dec_wctx(uint8_t *dst, size_t n, const uint8_t *p,
 	st.dst = dst;
 	st.side = side;
 	st.dt = dt;
-	for (;;) {
+	while (r < rows) {
 		size_t room = (size_t)(end - st.p) / Z4_RANSC_ROW_MAX;
-		run = rows - r < room ? rows - r : room;
-		if (!run)
+		size_t run = rows - r < room ? rows - r : room;
+		if (run < TAIL_ROWS && run < rows - r)
 			break;
 		k->ctx_rows(&st, run);
 		r += run;
 	}
+	if (r < rows) {
+		size_t left = (size_t)(end - st.p); /* < TAIL_BYTES */
+		memcpy(tail, st.p, left);
+		memset(tail + left, 0, TAIL_BYTES);
+		st.p = tail;
+		end = tail + left;
+		while (r < rows) {
+			size_t run = rows - r < TAIL_ROWS ? rows - r : TAIL_ROWS;
+			k->ctx_rows(&st, run);
+			r += run;
+			if (st.p > end)
+				return Z4_ECORRUPT;
+		}
+	}
 	p = st.p;
 	dst = st.dst;
 	side = st.side;
-	for (; r < rows; r++, dst += CL, side += CL)
-		for (int j = 0; j < CL; j++)
-			WIDE_CHECKED(j, dst[j], CTAB(side[j]), S_CTX);
 	for (size_t j = 0; j < n % CL; j++)
 		WIDE_CHECKED(j, dst[j], CTAB(side[j]), S_CTX);
 	for (int j = 0; j < CL; j++)
@@ -1205,7 +1233,7 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 	if (w->wide->ctx_miss(bm, side, n))
 		return Z4_ECORRUPT;
 	if (model == Z4_RANS_WCTX)
-		return dec_wctx(dst, n, p, end, w->dt, side, w->wide);
+		return dec_wctx(dst, n, p, end, w->dt, side, w->wide, w->tail);
 	return rare ? dec_loop(dst, n, p, end, w->dt, NULL, side, Z4_RANS_CTX,
 			       S_CTX, 1)
 		    : dec_loop(dst, n, p, end, w->dt, NULL, side, Z4_RANS_CTX,
@@ -1244,30 +1272,39 @@ int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
 /* ---- estimates ---- */
 
 #define SAMPLE_RUN 4096u
-#define SAMPLE_N 16u
+#define SAMPLE_N 8u
+_Static_assert(SAMPLE_RUN * SAMPLE_N < 65536u, "estimate counts are 16-bit");
 
 /* The Miller-Madow bias of an empirical entropy over k symbols, (k-1)/(2
  * ln 2) bits: without it a sparse sample makes a 256-context model look
  * far better than it codes. */
 #define MM_BIAS(k) ((k) > 1 ? (uint64_t)((k)-1) * 47274u : 0)
 
-/* Bits (Q16) to code counts c[0..256) of total t with their own model. */
+/* Bits (Q16) to code counts c[0..256) of total t with their own model.
+ * Counts below LOG_TAB (nearly all) take no branch: lg[0] = lg[1] = 0. */
 static uint64_t ent_q16(const z4_rans_work *w, const uint32_t *c,
 			uint64_t *t_out, unsigned *k_out)
 {
 	uint64_t t = 0, s = 0;
 	unsigned k = 0;
 
-	for (int v = 0; v < 256; v++)
-		if (c[v]) {
-			t += c[v];
-			k++;
-			if (c[v] > 1)
-				s += c[v] * lg(w, c[v]);
-		}
+	for (int v = 0; v < 256; v++) {
+		uint32_t x = c[v];
+		t += x;
+		k += x != 0;
+		s += x < LOG_TAB ? (uint64_t)x * w->lg[x] : x * log2_q16(x);
+	}
 	*t_out = t;
 	*k_out = k;
 	return (t > 1 ? t * lg(w, t) - s : 0) + MM_BIAS(k);
+}
+
+/* Count pairs (c[i], s[i]), i < n. */
+static void count_pairs(uint16_t (*cnt)[256], const uint8_t *c,
+			const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		cnt[c[i]][s[i]]++;
 }
 
 /* One sample run of a context model: its (context, symbol) pairs, the
@@ -1288,6 +1325,25 @@ static uint64_t ent_q16(const z4_rans_work *w, const uint32_t *c,
 			}                                                      \
 		}                                                              \
 	} while (0)
+
+/* Count one sample run's pairs (lanes) and contexts (ctot). */
+static void count_run(uint16_t (*cnt)[256], uint32_t ctot[256],
+		      const uint8_t *s, const uint8_t *c, size_t run,
+		      size_t off, int model)
+{
+	if (model == 2) {
+		count_pairs(cnt, c, s, run);
+		count4(ctot, c, run);
+		return;
+	}
+	{
+		uint8_t prev = off ? s[-1] : 0;
+		cnt[prev][s[0]]++;
+		ctot[prev]++;
+		count_pairs(cnt, s, s + 1, run - 1);
+		count4(ctot, s, run - 1);
+	}
+}
 
 void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 		      size_t n, const uint8_t *side)
@@ -1333,15 +1389,12 @@ void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 		uint32_t ctot[256];
 		unsigned used = 0;
 		memset(ctot, 0, sizeof(ctot));
-		for (size_t r = 0; r < runs; r++) {
-			const uint8_t *s = src + r * step, *c = NULL;
-			size_t off = r * step;
-			if (model == 2)
-				c = side + off;
-			FOR_PAIRS(s, c, run, off, model, i, x_, y_,
-				  w->cnt[x_][y_]++;
-				  used += !ctot[x_]++);
-		}
+		for (size_t r = 0; r < runs; r++)
+			count_run(w->ecnt, ctot, src + r * step,
+				  model == 2 ? side + r * step : NULL, run,
+				  r * step, model);
+		for (int c = 0; c < 256; c++)
+			used += ctot[c] != 0;
 		tabs[model] = 32 + STATE_BYTES;
 		if (sn < (size_t)used * 256) {
 			/* Fewer pairs than table cells: visit each pair's
@@ -1358,8 +1411,8 @@ void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 				if (model == 2)
 					c = side + off;
 				FOR_PAIRS(s, c, run, off, model, i, x_, y_, {
-					uint32_t v_ = w->cnt[x_][y_];
-					w->cnt[x_][y_] = 0;
+					uint32_t v_ = w->ecnt[x_][y_];
+					w->ecnt[x_][y_] = 0;
 					ck[x_] += v_ != 0;
 					s_all += v_ * lg(w, v_);
 				});
@@ -1381,9 +1434,12 @@ void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 			unsigned k;
 			if (!ctot[c])
 				continue;
-			bits[model] += ent_q16(w, w->cnt[c], &t, &k);
+			uint32_t row[256];
+			for (int v = 0; v < 256; v++)
+				row[v] = w->ecnt[c][v];
+			bits[model] += ent_q16(w, row, &t, &k);
 			tabs[model] += 1 + (k > 32 ? 32 : k) + k * 3 / 2;
-			memset(w->cnt[c], 0, sizeof(w->cnt[c]));
+			memset(w->ecnt[c], 0, sizeof(w->ecnt[c]));
 		}
 	}
 	for (int model = 0; model <= 2; model++) {

@@ -103,8 +103,10 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 		 _mm512_and_si512(s, m11)),                                    \
 	     Z4_RANSC_S)
 
-/* A row of 64 lanes is four vectors, each its own chain but for the input
- * position, which only waits for the previous vectors' masks. */
+/* A row of Z4_RANSC_LANES lanes is NV vectors, each its own chain but for
+ * the input position, which only waits for the previous vectors' masks. */
+#define NV (Z4_RANSC_LANES / 16)
+
 AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
 {
 	const __m512i m12 = _mm512_set1_epi32(0xfff);
@@ -114,38 +116,29 @@ AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
 	const uint32_t *dt = st->dt;
 	const uint8_t *p = st->p, *sd = st->side;
 	uint8_t *d = st->dst;
-	__m512i s0 = _mm512_loadu_si512(st->x),
-		s1 = _mm512_loadu_si512(st->x + 16);
-	__m512i s2 = _mm512_loadu_si512(st->x + 32),
-		s3 = _mm512_loadu_si512(st->x + 48);
+	__m512i s[NV];
 
+	for (int j = 0; j < NV; j++)
+		s[j] = _mm512_loadu_si512(st->x + 16 * j);
 	for (size_t r = 0; r < rows; r++) {
-		__m512i e0, e1, e2, e3;
-		__mmask16 k0, k1, k2, k3;
-		const uint8_t *p1, *p2, *p3;
-		CADV(s0, e0, k0, sd);
-		CADV(s1, e1, k1, sd + 16);
-		CADV(s2, e2, k2, sd + 32);
-		CADV(s3, e3, k3, sd + 48);
-		p1 = p + 2 * (unsigned)__builtin_popcount(k0);
-		p2 = p1 + 2 * (unsigned)__builtin_popcount(k1);
-		p3 = p2 + 2 * (unsigned)__builtin_popcount(k2);
-		REFILL(s0, k0, p);
-		REFILL(s1, k1, p1);
-		REFILL(s2, k2, p2);
-		REFILL(s3, k3, p3);
-		p = p3 + 2 * (unsigned)__builtin_popcount(k3);
-		PUT(d, e0);
-		PUT(d + 16, e1);
-		PUT(d + 32, e2);
-		PUT(d + 48, e3);
+		__m512i e[NV];
+		__mmask16 k[NV];
+		const uint8_t *q[NV];
+		for (int j = 0; j < NV; j++)
+			CADV(s[j], e[j], k[j], sd + 16 * j);
+		q[0] = p;
+		for (int j = 1; j < NV; j++)
+			q[j] = q[j - 1] + 2 * (unsigned)__builtin_popcount(k[j - 1]);
+		for (int j = 0; j < NV; j++)
+			REFILL(s[j], k[j], q[j]);
+		p = q[NV - 1] + 2 * (unsigned)__builtin_popcount(k[NV - 1]);
+		for (int j = 0; j < NV; j++)
+			PUT(d + 16 * j, e[j]);
 		d += Z4_RANSC_LANES;
 		sd += Z4_RANSC_LANES;
 	}
-	_mm512_storeu_si512(st->x, s0);
-	_mm512_storeu_si512(st->x + 16, s1);
-	_mm512_storeu_si512(st->x + 32, s2);
-	_mm512_storeu_si512(st->x + 48, s3);
+	for (int j = 0; j < NV; j++)
+		_mm512_storeu_si512(st->x + 16 * j, s[j]);
 	st->p = p;
 	st->dst = d;
 	st->side = sd;
@@ -229,18 +222,18 @@ AVX512 static void ctx_enc_avx512(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 	const __m512i one = _mm512_set1_epi32(1);
 	const __m512i zero = _mm512_setzero_si512();
 	const __m512 two = _mm512_set1_ps(2.0f);
-	__m512i v[4];
+	__m512i v[NV];
 	uint8_t *p = *pp;
 
-	for (int j = 0; j < 4; j++)
+	for (int j = 0; j < NV; j++)
 		v[j] = _mm512_loadu_si512(x + 16 * j);
 	for (size_t r = rows; r-- > 0;) {
 		const __m128i *sv = (const __m128i *)(const void *)(
 			src + r * Z4_RANSC_LANES);
 		const __m128i *cv = (const __m128i *)(const void *)(
 			side + r * Z4_RANSC_LANES);
-		/* Lanes 48-63 first: their words lie above the others'. */
-		for (int j = 4; j-- > 0;) {
+		/* The last lanes first: their words lie above the others'. */
+		for (int j = NV; j-- > 0;) {
 			__m512i idx = _mm512_or_si512(
 				_mm512_slli_epi32(
 					_mm512_cvtepu8_epi32(
@@ -250,7 +243,7 @@ AVX512 static void ctx_enc_avx512(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 			ENCX(v[j], idx, p, Z4_RANSC_S);
 		}
 	}
-	for (int j = 0; j < 4; j++)
+	for (int j = 0; j < NV; j++)
 		_mm512_storeu_si512(x + 16 * j, v[j]);
 	*pp = p;
 }

@@ -18,8 +18,10 @@
  * (v2-*: raw, zstd, rANS order 0 / order 1 / parent-context planes, rotated
  * floats) and format 3 (v3-group-bf16: group scales with an exception;
  * v3-sub-e2/e4: arithmetic deltas; v3-group-input: mode-2 data that takes
- * the group path; v3-wide-bf16: a wide order-0 plane); the deltas were encoded against fuzz_base(), so mode 1
- * decodes them all the way through.
+ * the group path; v3-wide-bf16: a wide order-0 plane) and format 4
+ * (v4-parent-bf16, v4-mix-bf16: wide context planes, codecs 7 and 8); the
+ * deltas were encoded against fuzz_base(), so mode 1 decodes them all the
+ * way through.
  */
 #include <stdint.h>
 #include <stdlib.h>
