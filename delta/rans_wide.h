@@ -128,7 +128,7 @@ typedef struct {
 	z4_ransc_miss_fn *ctx_miss;
 } z4_ransw_kernels;
 
-/* The portable context row decoder (also the AVX2 set's). */
+/* The portable context row decoder. */
 z4_ransc_rows_fn z4_ransc_rows_portable;
 
 /* Always built. */

@@ -107,20 +107,22 @@ static const uint64_t perm[256] = {
 	0x0706050403020100ull,
 };
 
-/* Decode a vector's symbols (entries to e), advance its states, and find
- * the lanes that need a word (need, and m as a bit mask). */
-#define ADV(s, e, need, m, dt)                                                 \
+/* Decode a vector's symbols (entries to e, looked up at idx), advance its
+ * states (S frequency bits), and find the lanes that need a word (need,
+ * and m as a bit mask). */
+#define ADVX(s, e, need, m, dt, idx, S)                                        \
 	do {                                                                   \
 		__m256i f_, off_;                                              \
-		e = _mm256_i32gather_epi32((const int *)(dt),                  \
-					   _mm256_and_si256(s, m12), 4);       \
+		e = _mm256_i32gather_epi32((const int *)(dt), idx, 4);         \
 		f_ = _mm256_add_epi32(_mm256_and_si256(e, m12), one);          \
 		off_ = _mm256_and_si256(_mm256_srli_epi32(e, 12), m12);        \
 		s = _mm256_add_epi32(                                          \
-		    _mm256_mullo_epi32(_mm256_srli_epi32(s, 12), f_), off_);   \
+		    _mm256_mullo_epi32(_mm256_srli_epi32(s, S), f_), off_);    \
 		need = _mm256_cmpeq_epi32(_mm256_srli_epi32(s, 16), zero);     \
 		m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(need));   \
 	} while (0)
+#define ADV(s, e, need, m, dt)                                                 \
+	ADVX(s, e, need, m, dt, _mm256_and_si256(s, m12), 12)
 
 /* Shift the next words in at q, in lane order, where needed. */
 #define REFILL(s, need, m, q)                                                  \
@@ -263,9 +265,65 @@ AVX2 int z4_ransc_miss_avx2(const uint8_t bm[32], const uint8_t *side,
 	return r;
 }
 
+/* The context model: 64 lanes, a row as two halves of four vectors, each
+ * half like a row of the order-0 kernel; a lane's table is its
+ * context's, at c << 11. */
+#define CADV(s, e, need, m, sd)                                                \
+	ADVX(s, e, need, m, dt,                                                \
+	     _mm256_or_si256(                                                  \
+		 _mm256_slli_epi32(                                            \
+		     _mm256_cvtepu8_epi32(_mm_loadl_epi64(                     \
+			 (const __m128i *)(const void *)(sd))),                \
+		     Z4_RANSC_S),                                              \
+		 _mm256_and_si256(s, m11)),                                    \
+	     Z4_RANSC_S)
+
+AVX2 static void ctx_rows_avx2(z4_ransc_stream *st, size_t rows)
+{
+	CONSTANTS;
+	const __m256i m11 = _mm256_set1_epi32(0x7ff);
+	const uint32_t *dt = st->dt;
+	const uint8_t *p = st->p, *sd = st->side;
+	uint8_t *d = st->dst;
+	__m256i s[Z4_RANSC_LANES / 8];
+
+	for (int j = 0; j < Z4_RANSC_LANES / 8; j++)
+		LOAD(s[j], st->x + 8 * j);
+	for (size_t r = 0; r < rows; r++) {
+		for (int h = 0; h < Z4_RANSC_LANES / 32; h++) {
+			__m256i e[4], n[4], b;
+			unsigned m[4];
+			const uint8_t *q[4];
+			__m256i *v = s + 4 * h;
+			for (int j = 0; j < 4; j++)
+				CADV(v[j], e[j], n[j], m[j], sd + 32 * h + 8 * j);
+			q[0] = p;
+			for (int j = 1; j < 4; j++)
+				q[j] = q[j - 1] +
+				       2 * (unsigned)__builtin_popcount(m[j - 1]);
+			for (int j = 0; j < 4; j++)
+				REFILL(v[j], n[j], m[j], q[j]);
+			p = q[3] + 2 * (unsigned)__builtin_popcount(m[3]);
+			b = _mm256_packus_epi16(
+				_mm256_packus_epi32(_mm256_srli_epi32(e[0], 24),
+						    _mm256_srli_epi32(e[1], 24)),
+				_mm256_packus_epi32(_mm256_srli_epi32(e[2], 24),
+						    _mm256_srli_epi32(e[3], 24)));
+			STORE(d + 32 * h, _mm256_permutevar8x32_epi32(b, order));
+		}
+		d += Z4_RANSC_LANES;
+		sd += Z4_RANSC_LANES;
+	}
+	for (int j = 0; j < Z4_RANSC_LANES / 8; j++)
+		STORE(st->x + 8 * j, s[j]);
+	st->p = p;
+	st->dst = d;
+	st->side = sd;
+}
+
 static const z4_ransw_kernels avx2_kernels = {
-	"avx2", z4_ransw_rows_avx2, rows2_avx2, NULL, z4_ransc_rows_portable,
-	NULL, z4_ransc_miss_avx2};
+	"avx2", z4_ransw_rows_avx2, rows2_avx2, NULL, ctx_rows_avx2, NULL,
+	z4_ransc_miss_avx2};
 
 const z4_ransw_kernels *z4_ransw_avx2(void)
 {

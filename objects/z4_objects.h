@@ -30,10 +30,11 @@
 #include "z4_err.h"
 
 /* Store format, meta "format". 2: chunks may use chunk format 2 (rANS);
- * 3: also chunk format 3 (group scales). An older store
- * is upgraded in place when opened for writing (its
- * chunks still decode), so older z4vc versions refuse it cleanly. */
-#define Z4_STORE_FORMAT 3
+ * 3: also chunk format 3 (group scales); 4: also chunk format 4 (wide
+ * context rANS). An older store is upgraded in place when opened for
+ * writing (its chunks still decode), so older z4vc versions refuse it
+ * cleanly. */
+#define Z4_STORE_FORMAT 4
 
 typedef enum {
 	Z4_DB_CHUNKS = 0,
