@@ -752,6 +752,36 @@ static void split_into(const uint8_t *planes[8], uint8_t *dst,
 		z4_delta_planes_split(p, buf, NULL, m, e);
 }
 
+/* Only plane e-1 of split_into(), for a decode whose contexts read no
+ * other (the mix context, a parent context on the top plane): a byte per
+ * element, bits 8e-8.. of the word, or 8e-9.. when rotated. */
+static void split_top(const uint8_t *planes[8], uint8_t *dst,
+		      const uint8_t *buf, size_t m, unsigned e,
+		      unsigned xform)
+{
+	const int rot = xform == XFORM_ROT || xform == XFORM_SUB_ROT;
+	uint8_t *t = dst + (size_t)(e - 1) * m;
+
+	planes[e - 1] = t;
+	/* Constant shifts: each loop vectorizes. */
+#define TOP(LOAD, E, SH)                                                       \
+	for (size_t i = 0; i < m; i++)                                         \
+		t[i] = (uint8_t)(LOAD(buf + (E) * i) >> (SH))
+	if (e == 2 && rot)
+		TOP(z4_le16, 2, 7);
+	else if (e == 2)
+		TOP(z4_le16, 2, 8);
+	else if (e == 4 && rot)
+		TOP(z4_le32, 4, 23);
+	else if (e == 4)
+		TOP(z4_le32, 4, 24);
+	else if (rot)
+		TOP(z4_le64, 8, 55);
+	else
+		TOP(z4_le64, 8, 56);
+#undef TOP
+}
+
 /*
  * The arithmetic delta of floats (delta_sub.h) as an alternative to the
  * XOR planes xp / plans dplan / mix of estimated total *dest: its planes
@@ -1133,16 +1163,20 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 			payloads[k] = payload;
 			payload += tab.stored[k];
 		}
-		int sub = tab.xform >= XFORM_SUB;
-		/* coded planes | base's planes, mix | difference words */
-		if (n_coded || n_side || sub)
+		int sub = tab.xform >= XFORM_SUB, low_side = e == 1;
+		for (unsigned k = 0; k + 1 < e; k++)
+			low_side |= SIDE_CODEC(tab.codec[k]);
+		/* coded planes | base's planes, mix */
+		if (n_coded || n_side)
 			Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap,
 				       n_coded * m +
-					       (n_side ? dst_len + m : 0) +
-					       (sub ? dst_len : 0)));
-		if (n_side) /* before dst (maybe the base) is written */
+					       (n_side ? dst_len + m : 0)));
+		if (n_side && low_side) /* before dst (maybe the base) is written */
 			split_into(sides, ctx->planes + n_coded * m, base, m, e,
 				   tab.xform);
+		else if (n_side)
+			split_top(sides, ctx->planes + n_coded * m, base, m, e,
+				  tab.xform);
 		size_t n_total = n_coded;
 		n_coded = 0;
 		/* The top plane first: a CODEC_RANSX plane's context needs it. */
@@ -1169,11 +1203,7 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 			}
 		}
 		if (m && sub) {
-			uint8_t *z = ctx->planes + n_total * m +
-				     (n_side ? dst_len + m : 0);
-			z4_delta_planes_merge(z, planes, NULL, m, e,
-					      Z4_MERGE_SET);
-			z4_delta_add(dst, z, base, m, e);
+			z4_delta_add_planes(dst, planes, base, m, e);
 		} else if (m && tab.xform == XFORM_ROT) {
 			z4_delta_planes_merge_rot(dst, planes, base, m, e,
 						  mode);

@@ -76,6 +76,22 @@
 				 (T)(o ^ ((T)~spread##E(o) |                   \
 					  ((T)1 << (8 * E - 1)))));            \
 		}                                                              \
+	}                                                                      \
+	Z4_CLONES static void addp##E(uint8_t *dst, const uint8_t *const *pl,  \
+				      const uint8_t *base, size_t m)           \
+	{                                                                      \
+		const uint8_t *q[E];                                           \
+		memcpy(q, pl, sizeof(q));                                      \
+		for (size_t i = 0; i < m; i++) {                               \
+			T zz = 0, d, o;                                        \
+			for (unsigned k = 0; k < E; k++)                       \
+				zz |= (T)((T)q[k][i] << (8 * k));              \
+			d = (T)((zz >> 1) ^ (T)(0 - (T)(zz & 1)));             \
+			o = (T)(ord##E(load##E(base + i * E)) + d);            \
+			store##E(dst + i * E,                                  \
+				 (T)(o ^ ((T)~spread##E(o) |                   \
+					  ((T)1 << (8 * E - 1)))));            \
+		}                                                              \
 	}
 
 DEFINE_WORDS(uint16_t, 2)
@@ -91,6 +107,17 @@ void z4_delta_sub(uint8_t *z, const uint8_t *src, const uint8_t *base,
 		sub4(z, src, base, m);
 	else
 		sub8(z, src, base, m);
+}
+
+void z4_delta_add_planes(uint8_t *dst, const uint8_t *const planes[],
+			 const uint8_t *base, size_t m, unsigned e)
+{
+	if (e == 2)
+		addp2(dst, planes, base, m);
+	else if (e == 4)
+		addp4(dst, planes, base, m);
+	else
+		addp8(dst, planes, base, m);
 }
 
 void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,

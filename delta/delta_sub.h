@@ -25,4 +25,9 @@ void z4_delta_sub(uint8_t *z, const uint8_t *src, const uint8_t *base,
 void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,
 		  size_t m, unsigned e);
 
+/* The same from z split in plain planes (planes[k][i] = byte k of z[i]),
+ * merged on the way: one pass. dst may be base, not a plane. */
+void z4_delta_add_planes(uint8_t *dst, const uint8_t *const planes[],
+			 const uint8_t *base, size_t m, unsigned e);
+
 #endif
