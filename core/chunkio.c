@@ -203,7 +203,11 @@ int z4_chunkio_read(z4_chunkio *io, const z4_id *id, uint8_t *dst,
 		struct link *l = &chain[n - 1 - k];
 		uint8_t *out = ((n - 1 - k) % 2 == 0) ? dst : io->scratch;
 		const uint8_t *base = k ? (out == dst ? io->scratch : dst) : NULL;
-		rc = z4_delta_decode(out, dst_len, io->ctx, l->enc, l->len, base);
+		/* A base is the link decoded (and verified) just before:
+		 * its id need not be hashed again. */
+		rc = z4_delta_decode_known(out, dst_len, io->ctx, l->enc,
+					   l->len, base,
+					   k ? &chain[n - k].id : NULL);
 		z4_objects_release(io->store, l->enc, l->len);
 		if (rc) {
 			rc = chunk_error(rc, &l->id, rc == Z4_ECORRUPT

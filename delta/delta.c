@@ -564,7 +564,7 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
 			     const uint8_t *side, const uint8_t *mix)
 {
 	plane_plan p = {CODEC_RAW, m};
-	size_t est[3], est2[3];
+	size_t est[3];
 
 	if (m < ZSTD_MIN_PLANE)
 		return p;
@@ -588,10 +588,10 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
 		p.est = est[2];
 	}
 	if (mix && m >= CTX_MIN_PLANE && est[1] != SIZE_MAX) {
-		z4_rans_estimate(est2, rw, plane, m, mix);
-		if (est2[2] < p.est - p.est / 32 && est2[2] < m - m / 64) {
+		size_t ex = z4_rans_estimate_side(rw, plane, m, mix);
+		if (ex < p.est - p.est / 32 && ex < m - m / 64) {
 			p.codec = CODEC_RANSX;
-			p.est = est2[2];
+			p.est = ex;
 		}
 	}
 	/* After every choice, which thus stays what format 2 made. */
@@ -1109,8 +1109,11 @@ static int decode_group(uint8_t *dst, size_t m, unsigned e, z4_delta_ctx *ctx,
 			       tab->kind, tab->log2g);
 }
 
-int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
-		    const uint8_t *enc, size_t enc_len, const uint8_t *base)
+/* z4_delta_decode(); with base_id, the caller's word for the base's id
+ * instead of its hash. */
+static int decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
+		  const uint8_t *enc, size_t enc_len, const uint8_t *base,
+		  const z4_id *base_id)
 {
 	const uint8_t *planes[8], *sides[8], *payloads[8];
 	const uint8_t *payload, *mix = NULL;
@@ -1132,7 +1135,10 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 	 * would still come out right. dst may be the base, so before any
 	 * write. */
 	if (info.is_delta) {
-		z4_delta_id(&got, base, dst_len);
+		if (base_id)
+			got = *base_id;
+		else
+			z4_delta_id(&got, base, dst_len);
 		if (!id_equal(&got, &info.base))
 			return Z4_ECORRUPT;
 	}
@@ -1214,4 +1220,17 @@ int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 
 	z4_delta_id(&got, dst, dst_len);
 	return id_equal(&got, &info.id) ? Z4_OK : Z4_ECORRUPT;
+}
+
+int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
+		    const uint8_t *enc, size_t enc_len, const uint8_t *base)
+{
+	return decode(dst, dst_len, ctx, enc, enc_len, base, NULL);
+}
+
+int z4_delta_decode_known(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
+			  const uint8_t *enc, size_t enc_len,
+			  const uint8_t *base, const z4_id *base_id)
+{
+	return decode(dst, dst_len, ctx, enc, enc_len, base, base_id);
 }

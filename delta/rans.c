@@ -1345,8 +1345,9 @@ static void count_run(uint16_t (*cnt)[256], uint32_t ctot[256],
 	}
 }
 
-void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
-		      size_t n, const uint8_t *side)
+/* z4_rans_estimate(), order 1 only `with_o1` (else est[1] = SIZE_MAX). */
+static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
+		     size_t n, const uint8_t *side, int with_o1)
 {
 	size_t step, runs, run, sn;
 	uint64_t bits[3] = {0, 0, 0}, tabs[3] = {0, 0, 0};
@@ -1386,6 +1387,8 @@ void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	for (int model = 1; model <= 2 && try_ctx; model++) {
 		if (model == 2 && !side)
 			break;
+		if (model == 1 && !with_o1)
+			continue;
 		uint32_t ctot[256];
 		unsigned used = 0;
 		memset(ctot, 0, sizeof(ctot));
@@ -1445,8 +1448,25 @@ void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	for (int model = 0; model <= 2; model++) {
 		if ((model == 2 && !side) || (model && !try_ctx))
 			break;
+		if (model == 1 && !with_o1)
+			continue;
 		/* bits/8 scaled from the sample to n, plus tables. */
 		uint64_t b = (bits[model] >> 16) / 8;
 		est[model] = (size_t)(b * n / sn + tabs[model]);
 	}
+}
+
+void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
+		      size_t n, const uint8_t *side)
+{
+	estimate(est, w, src, n, side, 1);
+}
+
+size_t z4_rans_estimate_side(z4_rans_work *w, const uint8_t *src, size_t n,
+			     const uint8_t *side)
+{
+	size_t est[3];
+
+	estimate(est, w, src, n, side, 0);
+	return est[2];
 }

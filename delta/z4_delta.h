@@ -148,6 +148,17 @@ int z4_delta_info_read(z4_delta_info *out, const uint8_t *enc, size_t enc_len);
 int z4_delta_decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 		    const uint8_t *enc, size_t enc_len, const uint8_t *base);
 
+/*
+ * The same for a base whose id the caller already knows: base_id, which
+ * the caller vouches is the id of base's bytes (it decoded and verified
+ * them itself, e.g. the previous link of a chain), stands in for hashing
+ * the base. A base id that does not match the header's is Z4_ECORRUPT as
+ * before; the output is verified all the same.
+ */
+int z4_delta_decode_known(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
+			  const uint8_t *enc, size_t enc_len,
+			  const uint8_t *base, const z4_id *base_id);
+
 /* Element size of a plane split for a dtype name ("BF16" -> 2); 1 for
  * anything unknown. */
 unsigned z4_delta_elem_size(const char *dtype);

@@ -381,6 +381,24 @@ static void test_delta_perturbed_base(void **state)
 			 Z4_EINVAL);
 	assert_int_equal(z4_delta_decode(out, 2 * n, ctx, d.p, d.len, src),
 			 Z4_ECORRUPT);
+	/* A base whose id the caller knows: decoded without hashing it; a
+	 * known id other than the header's is refused; a base whose bytes
+	 * belie the id given still fails the output's hash. */
+	memset(out, 0, 2 * n);
+	assert_int_equal(z4_delta_decode_known(out, 2 * n, ctx, d.p, d.len,
+					       base, &base_id),
+			 Z4_OK);
+	assert_memory_equal(out, src, 2 * n);
+	{
+		z4_id other = base_id;
+		other.b[5] ^= 1;
+		assert_int_equal(z4_delta_decode_known(out, 2 * n, ctx, d.p,
+						       d.len, base, &other),
+				 Z4_ECORRUPT);
+	}
+	assert_int_equal(z4_delta_decode_known(out, 2 * n, ctx, d.p, d.len,
+					       src, &base_id),
+			 Z4_ECORRUPT);
 	free(d.p);
 	free(k.p);
 	free(out);
