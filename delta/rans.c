@@ -702,18 +702,34 @@ static uint8_t *enc_wide(uint8_t *end, const esym *es, const uint16_t *f,
 	return p;
 }
 
+#if defined(__GNUC__)
+/* Four table entries, stored unaligned. */
+typedef uint32_t v4u32 __attribute__((vector_size(16), aligned(4), may_alias));
+#endif
+
 static void build_wtable(uint32_t *t, const uint16_t *f)
 {
-	uint32_t c = 0;
-
 	for (int s = 0; s < 256; s++) {
 		/* Eight at a time, past the symbol's slots into the next
 		 * symbol's (written next) or the table's slack. */
-		uint32_t e = Z4_RANSW_ENTRY(f[s], 0, s);
-		for (uint32_t j = 0; j < f[s]; j += 8, e += 8u << 12)
+		const uint32_t fs = f[s];
+		uint32_t e = Z4_RANSW_ENTRY(fs, 0, s), *q = t;
+#if defined(__GNUC__)
+		v4u32 a = {0, 1u << 12, 2u << 12, 3u << 12}, b;
+		a += e;
+		b = a + (4u << 12);
+		for (uint32_t j = 0; j < fs; j += 8, q += 8) {
+			*(v4u32 *)(void *)q = a;
+			*(v4u32 *)(void *)(q + 4) = b;
+			a += 8u << 12;
+			b += 8u << 12;
+		}
+#else
+		for (uint32_t j = 0; j < fs; j += 8, q += 8, e += 8u << 12)
 			for (uint32_t i = 0; i < 8; i++)
-				t[c + j + i] = e + (i << 12);
-		c += f[s];
+				q[i] = e + (i << 12);
+#endif
+		t += fs;
 	}
 }
 
