@@ -831,8 +831,8 @@ static int wide_close(wblock *b, const z4_ransw_kernels *k)
 
 #define CL Z4_RANSC_LANES
 #define CSTATE_BYTES (4 * CL)
-/* The side context's table (S_CTX bits) in the decode tables dt. */
-#define CTAB(c) (dt + ((size_t)(c) << S_CTX))
+/* The side context's table (Z4_RANSC_S bits) in the decode tables dt. */
+#define CTAB(c) (dt + ((size_t)(c) << Z4_RANSC_S))
 
 /* Encode src[0..n) with contexts side, the encoder symbols w->es of the
  * contexts that occur (their counts in ctot), into the buffer ending at
@@ -852,7 +852,7 @@ static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint8_t *src,
 	for (int j = 0; j < CL; j++)
 		x[j] = RANS_L;
 	for (size_t pos = n; pos-- > rows * CL;)
-		enc_put(&x[pos % CL], &p, &w->es[side[pos]][src[pos]], S_CTX,
+		enc_put(&x[pos % CL], &p, &w->es[side[pos]][src[pos]], Z4_RANSC_S,
 			0);
 	if (k->ctx_enc) {
 		for (int c = 0; c < 256; c++) {
@@ -868,7 +868,7 @@ static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint8_t *src,
 		for (size_t r = rows; r-- > 0;) {
 			const uint8_t *s = src + r * CL, *c = side + r * CL;
 			for (int j = CL; j-- > 0;)
-				enc_put(&x[j], &p, &w->es[c[j]][s[j]], S_CTX,
+				enc_put(&x[j], &p, &w->es[c[j]][s[j]], Z4_RANSC_S,
 					0);
 		}
 	}
@@ -934,7 +934,7 @@ static int dec_wctx(uint8_t *dst, size_t n, const uint8_t *p,
 	dst = st.dst;
 	side = st.side;
 	for (size_t j = 0; j < n % CL; j++)
-		WIDE_CHECKED(j, dst[j], CTAB(side[j]), S_CTX);
+		WIDE_CHECKED(j, dst[j], CTAB(side[j]), Z4_RANSC_S);
 	for (int j = 0; j < CL; j++)
 		if (x[j] != RANS_L)
 			return Z4_ECORRUPT;
@@ -1162,6 +1162,7 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 		   z4_rans_work *w, const uint8_t *src, size_t n,
 		   const uint8_t *side, int model)
 {
+	const unsigned S = model == Z4_RANS_WCTX ? Z4_RANSC_S : S_CTX;
 	uint8_t *o = dst, *end, *pl;
 	uint32_t ctot[256];
 	uint64_t bits = 0;
@@ -1174,11 +1175,11 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 	for (int c = 0; c < 256; c++) {
 		if (!ctot[c])
 			continue;
-		normalize(w->freq[c], w->cnt[c], ctot[c], S_CTX);
-		bits += code_bits(w, w->cnt[c], w->freq[c], S_CTX);
+		normalize(w->freq[c], w->cnt[c], ctot[c], S);
+		bits += code_bits(w, w->cnt[c], w->freq[c], S);
 		memset(w->cnt[c], 0, sizeof(w->cnt[c]));
 		hl += table_len(w->freq[c]);
-		build_esyms(w->es[c], w->freq[c], S_CTX);
+		build_esyms(w->es[c], w->freq[c], S);
 	}
 	if (hl + STATE_BYTES > cap)
 		return OVER;
@@ -1216,6 +1217,7 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 		   size_t len, const uint8_t *side, int model)
 {
+	const unsigned S = model == Z4_RANS_WCTX ? Z4_RANSC_S : S_CTX;
 	const uint8_t *end = p + len;
 	uint8_t miss[256];
 	const uint8_t *bm;
@@ -1230,9 +1232,9 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 	for (int c = 0; c < 256; c++) {
 		if (miss[c])
 			continue;
-		Z4_TRY(read_table(w->freq[0], &p, end, S_CTX));
+		Z4_TRY(read_table(w->freq[0], &p, end, S));
 		if (model == Z4_RANS_WCTX)
-			build_wtable(w->dt + ((size_t)c << S_CTX), w->freq[0]);
+			build_wtable(w->dt + ((size_t)c << S), w->freq[0]);
 		else
 			build_dtable(w->dt + ((size_t)c << S_CTX), w->freq[0],
 				     S_CTX, model == Z4_RANS_O1 ? miss : NULL);

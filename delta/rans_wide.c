@@ -61,9 +61,10 @@ void z4_ransc_rows_portable(z4_ransc_stream *st, size_t rows)
 		for (int j = 0; j < Z4_RANSC_LANES; j++) {
 			uint32_t v = s[j], need, y;
 			uint32_t e = dt[(uint32_t)side[j] << Z4_RANSC_S |
-					(v & 0x7ff)];
+					(v & Z4_RANSC_MASK)];
 			dst[j] = (uint8_t)(e >> 24);
-			v = ((e & 0xfff) + 1) * (v >> 11) + (e >> 12 & 0xfff);
+			v = ((e & 0xfff) + 1) * (v >> Z4_RANSC_S) +
+			    (e >> 12 & 0xfff);
 			need = v < (1u << 16);
 			y = v << 16 | z4_le16(p);
 			OPAQUE(y);

@@ -87,6 +87,7 @@ typedef void z4_ransw_enc_fn(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
  */
 #define Z4_RANSC_LANES 64
 #define Z4_RANSC_S 11
+#define Z4_RANSC_MASK ((1u << Z4_RANSC_S) - 1)
 #define Z4_RANSC_ROW_MAX (2 * Z4_RANSC_LANES)
 
 typedef struct {

@@ -267,7 +267,7 @@ AVX2 int z4_ransc_miss_avx2(const uint8_t bm[32], const uint8_t *side,
 
 /* The context model: 64 lanes, a row as two halves of four vectors, each
  * half like a row of the order-0 kernel; a lane's table is its
- * context's, at c << 11. */
+ * context's, at c << Z4_RANSC_S. */
 #define CADV(s, e, need, m, sd)                                                \
 	ADVX(s, e, need, m, dt,                                                \
 	     _mm256_or_si256(                                                  \
@@ -275,13 +275,13 @@ AVX2 int z4_ransc_miss_avx2(const uint8_t bm[32], const uint8_t *side,
 		     _mm256_cvtepu8_epi32(_mm_loadl_epi64(                     \
 			 (const __m128i *)(const void *)(sd))),                \
 		     Z4_RANSC_S),                                              \
-		 _mm256_and_si256(s, m11)),                                    \
+		 _mm256_and_si256(s, mc)),                                     \
 	     Z4_RANSC_S)
 
 AVX2 static void ctx_rows_avx2(z4_ransc_stream *st, size_t rows)
 {
 	CONSTANTS;
-	const __m256i m11 = _mm256_set1_epi32(0x7ff);
+	const __m256i mc = _mm256_set1_epi32(Z4_RANSC_MASK);
 	const uint32_t *dt = st->dt;
 	const uint8_t *p = st->p, *sd = st->side;
 	uint8_t *d = st->dst;

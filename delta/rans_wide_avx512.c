@@ -92,7 +92,7 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 	b->dst = db;
 }
 
-/* The context model: a lane's table is its context's, at c << 11. */
+/* The context model: a lane's table is its context's, at c << Z4_RANSC_S. */
 #define CADV(s, e, k, sd)                                                      \
 	ADVX(s, e, k, dt,                                                      \
 	     _mm512_or_si512(                                                  \
@@ -100,7 +100,7 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 		     _mm512_cvtepu8_epi32(_mm_loadu_si128(                     \
 			 (const __m128i *)(const void *)(sd))),                \
 		     Z4_RANSC_S),                                              \
-		 _mm512_and_si512(s, m11)),                                    \
+		 _mm512_and_si512(s, mc)),                                     \
 	     Z4_RANSC_S)
 
 /* A row of Z4_RANSC_LANES lanes is NV vectors, each its own chain but for
@@ -110,7 +110,7 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
 {
 	const __m512i m12 = _mm512_set1_epi32(0xfff);
-	const __m512i m11 = _mm512_set1_epi32(0x7ff);
+	const __m512i mc = _mm512_set1_epi32(Z4_RANSC_MASK);
 	const __m512i one = _mm512_set1_epi32(1);
 	const __m512i lim = _mm512_set1_epi32(1 << 16);
 	const uint32_t *dt = st->dt;

@@ -162,9 +162,9 @@ static void random_tables(uint32_t *dt, int nctx, uint64_t *seed)
 	for (int c = 0; c < nctx; c++) {
 		uint16_t f[256];
 		uint32_t *t = dt + ((size_t)c << Z4_RANSC_S);
-		unsigned spread = c % 3 ? 200 : 2048, s = 0;
+		unsigned spread = c % 3 ? 200 : 1u << Z4_RANSC_S, s = 0;
 		memset(f, 0, sizeof(f));
-		for (unsigned left = 2048; left;) {
+		for (unsigned left = 1u << Z4_RANSC_S; left;) {
 			uint64_t r = tc_rng(seed);
 			unsigned v = 1 + (unsigned)(r % spread);
 			if (v > left)
@@ -245,15 +245,15 @@ static void test_encoder_step_exact(void **state)
 	for (int k = 0; k < n_kern; k++) {
 		if (!kern[k]->ctx_enc)
 			continue;
-		for (uint32_t f = 1; f <= 2048; f++) {
+		for (uint32_t f = 1; f <= 1u << Z4_RANSC_S; f++) {
 			uint32_t x[Z4_RANSC_LANES], want[Z4_RANSC_LANES];
 			uint32_t start[256];
 			uint8_t buf[2 * Z4_RANSC_LANES + 8], ref[sizeof(buf)];
 			uint8_t *p = buf + sizeof(buf), *q = ref + sizeof(ref);
-			uint64_t top = (uint64_t)f << 21; /* first state shed */
+			uint64_t top = (uint64_t)f << (32 - Z4_RANSC_S); /* shed */
 			for (int j = 0; j < Z4_RANSC_LANES; j++) {
 				uint32_t st = (uint32_t)tc_rng(&seed) %
-					      (2049 - f);
+					      ((1u << Z4_RANSC_S) + 1 - f);
 				start[side[j] ^ src[j]] = st;
 				et[side[j] << 8 | src[j]] =
 					Z4_RANSW_EENTRY(f, st);
@@ -288,7 +288,7 @@ static void test_encoder_step_exact(void **state)
 					z4_put16(q, (uint16_t)v);
 					v >>= 16;
 				}
-				want[j] = (uint32_t)((v / f) << 11) +
+				want[j] = (uint32_t)((v / f) << Z4_RANSC_S) +
 					  (uint32_t)(v % f) +
 					  start[side[j] ^ src[j]];
 			}
