@@ -851,9 +851,6 @@ static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint8_t *src,
 
 	for (int j = 0; j < CL; j++)
 		x[j] = RANS_L;
-	for (size_t pos = n; pos-- > rows * CL;)
-		enc_put(&x[pos % CL], &p, &w->es[side[pos]][src[pos]], Z4_RANSC_S,
-			0);
 	if (k->ctx_enc) {
 		for (int c = 0; c < 256; c++) {
 			const uint16_t *f = w->freq[c];
@@ -863,8 +860,22 @@ static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint8_t *src,
 			for (uint32_t v = 0, cum = 0; v < 256; cum += f[v++])
 				e[v] = Z4_RANSW_EENTRY(f[v], cum);
 		}
+		/* The partial last row by division: no reciprocals needed. */
+		for (size_t pos = n; pos-- > rows * CL;) {
+			uint32_t e = w->et[(uint32_t)side[pos] << 8 | src[pos]];
+			uint32_t v = x[pos % CL], f = e & 0xffff;
+			if (v >= (uint64_t)f << (32 - Z4_RANSC_S)) {
+				p -= 2;
+				put16(p, v);
+				v >>= 16;
+			}
+			x[pos % CL] = (v / f << Z4_RANSC_S) + v % f + (e >> 16);
+		}
 		k->ctx_enc(x, &p, src, side, rows, w->et);
 	} else {
+		for (size_t pos = n; pos-- > rows * CL;)
+			enc_put(&x[pos % CL], &p, &w->es[side[pos]][src[pos]],
+				Z4_RANSC_S, 0);
 		for (size_t r = rows; r-- > 0;) {
 			const uint8_t *s = src + r * CL, *c = side + r * CL;
 			for (int j = CL; j-- > 0;)
@@ -1176,10 +1187,14 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 		if (!ctot[c])
 			continue;
 		normalize(w->freq[c], w->cnt[c], ctot[c], S);
-		bits += code_bits(w, w->cnt[c], w->freq[c], S);
-		memset(w->cnt[c], 0, sizeof(w->cnt[c]));
 		hl += table_len(w->freq[c]);
-		build_esyms(w->es[c], w->freq[c], S);
+		/* The wide kernel encoder needs neither reciprocals nor a
+		 * guess of how often states shed. */
+		if (model != Z4_RANS_WCTX || !w->wide->ctx_enc) {
+			bits += code_bits(w, w->cnt[c], w->freq[c], S);
+			build_esyms(w->es[c], w->freq[c], S);
+		}
+		memset(w->cnt[c], 0, sizeof(w->cnt[c]));
 	}
 	if (hl + STATE_BYTES > cap)
 		return OVER;
