@@ -571,8 +571,13 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
 	if (m < CTX_MIN_PLANE) {
 		z4_rans_estimate(est, rw, plane, m, NULL);
 		est[1] = est[2] = SIZE_MAX;
+	} else if (side) {
+		/* A delta's plane: order 1 is not even estimated. Against the
+		 * parent's plane (and the mix) it won no plane of any series
+		 * measured (docs/codec.md), and it has no wide form. */
+		z4_rans_estimate_no_o1(est, rw, plane, m, side);
 	} else {
-		z4_rans_estimate(est, rw, plane, m, side);
+		z4_rans_estimate(est, rw, plane, m, NULL);
 	}
 	if (est[0] < p.est - m / 64) {
 		p.codec = CODEC_RANS0;
@@ -587,7 +592,8 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
 		p.codec = CODEC_RANSP;
 		p.est = est[2];
 	}
-	if (mix && m >= CTX_MIN_PLANE && est[1] != SIZE_MAX) {
+	/* est[2] is SIZE_MAX when order 0 found the plane near random. */
+	if (mix && m >= CTX_MIN_PLANE && est[2] != SIZE_MAX) {
 		size_t ex = z4_rans_estimate_side(rw, plane, m, mix);
 		if (ex < p.est - p.est / 32 && ex < m - m / 64) {
 			p.codec = CODEC_RANSX;

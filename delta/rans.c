@@ -1495,6 +1495,12 @@ void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	estimate(est, w, src, n, side, 1);
 }
 
+void z4_rans_estimate_no_o1(size_t est[3], z4_rans_work *w,
+			    const uint8_t *src, size_t n, const uint8_t *side)
+{
+	estimate(est, w, src, n, side, 0);
+}
+
 size_t z4_rans_estimate_side(z4_rans_work *w, const uint8_t *src, size_t n,
 			     const uint8_t *side)
 {

@@ -67,8 +67,12 @@ int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
 void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 		      size_t n, const uint8_t *side);
 
+/* z4_rans_estimate() but for order 1: est[Z4_RANS_O1] is SIZE_MAX. */
+void z4_rans_estimate_no_o1(size_t est[3], z4_rans_work *w,
+			    const uint8_t *src, size_t n, const uint8_t *side);
+
 /* est[Z4_RANS_CTX] of z4_rans_estimate() alone (side not NULL): for a
- * second side plane, without estimating order 1 again. */
+ * second side plane. */
 size_t z4_rans_estimate_side(z4_rans_work *w, const uint8_t *src, size_t n,
 			     const uint8_t *side);
 
