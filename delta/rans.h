@@ -46,8 +46,9 @@ void z4_rans_work_free(z4_rans_work *w); /* NULL-safe */
 
 /*
  * Encode src[0..n) with `model` (side = the context plane for Z4_RANS_CTX
- * and Z4_RANS_WCTX, else ignored) into dst. Returns Z4_OK and *out_len, 1 when the stream
- * would not fit in cap bytes (dst then holds garbage), Z4_ENOMEM.
+ * and Z4_RANS_WCTX, else ignored) into dst. Returns Z4_OK and *out_len,
+ * 1 when the stream would not fit in cap bytes (dst then holds garbage),
+ * Z4_ENOMEM.
  */
 int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,
 		   z4_rans_work *w, const uint8_t *src, size_t n, int model,
