@@ -15,31 +15,11 @@
 #include <cmocka.h>
 
 #include "rans.h"
+#define TC_WIDE_KERNELS
 #include "testcodec.h"
 #include "rans_wide.h"
 #include "z4_err.h"
 #include "z4_le.h"
-
-static z4_rans_work *w;
-static const z4_ransw_kernels *kern[3];
-static int n_kern;
-
-static int setup(void **state)
-{
-	(void)state;
-	w = z4_rans_work_new();
-	n_kern = z4_ransw_kernels_all(kern);
-	return w ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	z4_rans_work_set_wide(w, z4_ransw_kernels_pick());
-	z4_rans_work_free(w);
-	w = NULL;
-	return 0;
-}
 
 /*
  * A plane and its side plane. Shapes: 0 side constant, src skewed; 1 src
@@ -77,52 +57,16 @@ static void fill(uint8_t *src, uint8_t *side, size_t n, int shape,
 	}
 }
 
-/* Decode with each kernel set: the same result and bytes (in out). */
 static int decode_all(uint8_t *out, size_t n, const uint8_t *enc, size_t len,
 		      const uint8_t *side)
 {
-	uint8_t *o2 = tc_xmalloc(n);
-	int rc = 0;
-
-	for (int k = 0; k < n_kern; k++) {
-		int r;
-		z4_rans_work_set_wide(w, kern[k]);
-		memset(k ? o2 : out, 0xa5, n);
-		r = z4_rans_decode(k ? o2 : out, n, w, enc, len,
-				   Z4_RANS_WCTX, side);
-		if (k == 0) {
-			rc = r;
-		} else {
-			assert_int_equal(r, rc);
-			if (r == Z4_OK && n)
-				assert_memory_equal(o2, out, n);
-		}
-	}
-	free(o2);
-	return rc;
+	return tc_decode_all(out, n, enc, len, Z4_RANS_WCTX, side);
 }
 
-/* Encode with each kernel set: the same bytes, whose length is returned. */
 static size_t encode_all(uint8_t *enc, size_t cap, const uint8_t *src,
 			 size_t n, const uint8_t *side)
 {
-	uint8_t *e2 = tc_xmalloc(cap);
-	size_t len = 0, l2;
-
-	for (int k = 0; k < n_kern; k++) {
-		z4_rans_work_set_wide(w, kern[k]);
-		assert_int_equal(z4_rans_encode(&l2, k ? e2 : enc, cap, w, src,
-						n, Z4_RANS_WCTX, side),
-				 Z4_OK);
-		if (k == 0) {
-			len = l2;
-		} else {
-			assert_int_equal(l2, len);
-			assert_memory_equal(e2, enc, len);
-		}
-	}
-	free(e2);
-	return len;
+	return tc_encode_all(enc, cap, src, n, Z4_RANS_WCTX, side);
 }
 
 static void test_roundtrip_sizes_shapes(void **state)
@@ -258,40 +202,12 @@ static void test_encoder_step_exact(void **state)
 				et[side[j] << 8 | src[j]] =
 					Z4_RANSW_EENTRY(f, st);
 			}
-			for (int j = 0; j < Z4_RANSC_LANES; j++) {
-				uint64_t r = tc_rng(&seed), v;
-				uint64_t qq = (top - 1) / f - (uint64_t)(j / 4);
-				switch (j % 4) {
-				case 0:
-					v = qq * f;
-					break;
-				case 1:
-					v = qq * f + f - 1;
-					break;
-				case 2:
-					v = j < 8 ? top - 1 - (uint64_t)j
-						  : top + (r % 4096);
-					break;
-				default:
-					v = r >> 32;
-				}
-				if (v < (1u << 16))
-					v += 1u << 16;
-				if (v > UINT32_MAX)
-					v = UINT32_MAX - (uint64_t)j;
-				x[j] = (uint32_t)v;
-			}
-			for (int j = Z4_RANSC_LANES; j-- > 0;) {
-				uint64_t v = x[j];
-				if (v >= top) {
-					q -= 2;
-					z4_put16(q, (uint16_t)v);
-					v >>= 16;
-				}
-				want[j] = (uint32_t)((v / f) << Z4_RANSC_S) +
-					  (uint32_t)(v % f) +
-					  start[side[j] ^ src[j]];
-			}
+			for (int j = 0; j < Z4_RANSC_LANES; j++)
+				x[j] = tc_edge_state(j, f, top, tc_rng(&seed));
+			for (int j = Z4_RANSC_LANES; j-- > 0;)
+				want[j] = tc_ref_step(x[j], f,
+						      start[side[j] ^ src[j]],
+						      Z4_RANSC_S, top, &q);
 			kern[k]->ctx_enc(x, &p, src, side, 1, et);
 			assert_memory_equal(x, want, sizeof(x));
 			assert_int_equal(p - buf, q - ref);
@@ -430,5 +346,6 @@ int main(void)
 		cmocka_unit_test(test_context_without_table),
 		cmocka_unit_test(test_context_check),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tc_wide_setup,
+					  tc_wide_teardown);
 }

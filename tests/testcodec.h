@@ -29,6 +29,129 @@ static inline void *tc_xmalloc(size_t n)
 	return p;
 }
 
+/*
+ * The encoder step tests of the wide models: a state for lane j that puts
+ * a frequency f (of 2^S, shedding from top = f << (32 - S) on) at an
+ * edge: a quotient's first or last state, the largest kept and smallest
+ * shed ones, random ones (r).
+ */
+static inline uint32_t tc_edge_state(int j, uint32_t f, uint64_t top,
+				     uint64_t r)
+{
+	uint64_t qq = (top - 1) / f - (uint64_t)(j / 4), v;
+
+	switch (j % 4) {
+	case 0:
+		v = qq * f;
+		break;
+	case 1:
+		v = qq * f + f - 1;
+		break;
+	case 2:
+		v = j < 8 ? top - 1 - (uint64_t)j : top + (r % 4096);
+		break;
+	default:
+		v = r >> 32;
+	}
+	if (v < (1u << 16))
+		v += 1u << 16;
+	if (v > UINT32_MAX)
+		v = UINT32_MAX - (uint64_t)j;
+	return (uint32_t)v;
+}
+
+/* The coding step in plain integer arithmetic: shed a word below *q when
+ * x >= top, then x / f << S + x % f + start. */
+static inline uint32_t tc_ref_step(uint32_t x, uint32_t f, uint32_t start,
+				   unsigned S, uint64_t top, uint8_t **q)
+{
+	uint64_t v = x;
+
+	if (v >= top) {
+		*q -= 2;
+		(*q)[0] = (uint8_t)v;
+		(*q)[1] = (uint8_t)(v >> 8);
+		v >>= 16;
+	}
+	return (uint32_t)((v / f) << S) + (uint32_t)(v % f) + start;
+}
+
+#ifdef TC_WIDE_KERNELS /* a rANS scratch w and every wide kernel set of
+			* this host (kern[0..n_kern)), by tc_wide_setup */
+#include "rans.h"
+#include "rans_wide.h"
+#include "z4_err.h"
+
+static z4_rans_work *w;
+static const z4_ransw_kernels *kern[3];
+static int n_kern;
+
+static inline int tc_wide_setup(void **state)
+{
+	(void)state;
+	w = z4_rans_work_new();
+	n_kern = z4_ransw_kernels_all(kern);
+	return w ? 0 : -1;
+}
+
+static inline int tc_wide_teardown(void **state)
+{
+	(void)state;
+	z4_rans_work_set_wide(w, z4_ransw_kernels_pick());
+	z4_rans_work_free(w);
+	w = NULL;
+	return 0;
+}
+
+/* Decode with each kernel set: the same result and bytes (in out). */
+static inline int tc_decode_all(uint8_t *out, size_t n, const uint8_t *enc,
+				size_t len, int model, const uint8_t *side)
+{
+	uint8_t *o2 = tc_xmalloc(n);
+	int rc = 0;
+
+	for (int k = 0; k < n_kern; k++) {
+		int r;
+		z4_rans_work_set_wide(w, kern[k]);
+		memset(k ? o2 : out, 0xa5, n);
+		r = z4_rans_decode(k ? o2 : out, n, w, enc, len, model, side);
+		if (k == 0) {
+			rc = r;
+		} else {
+			assert_int_equal(r, rc);
+			if (r == Z4_OK && n)
+				assert_memory_equal(o2, out, n);
+		}
+	}
+	free(o2);
+	return rc;
+}
+
+/* Encode with each kernel set: the same bytes, whose length is returned. */
+static inline size_t tc_encode_all(uint8_t *enc, size_t cap,
+				   const uint8_t *src, size_t n, int model,
+				   const uint8_t *side)
+{
+	uint8_t *e2 = tc_xmalloc(cap);
+	size_t len = 0, l2;
+
+	for (int k = 0; k < n_kern; k++) {
+		z4_rans_work_set_wide(w, kern[k]);
+		assert_int_equal(z4_rans_encode(&l2, k ? e2 : enc, cap, w, src,
+						n, model, side),
+				 Z4_OK);
+		if (k == 0) {
+			len = l2;
+		} else {
+			assert_int_equal(l2, len);
+			assert_memory_equal(e2, enc, len);
+		}
+	}
+	free(e2);
+	return len;
+}
+#endif /* TC_WIDE_KERNELS */
+
 #ifdef TC_RANS_WORK /* the program's rANS scratch, set up by tc_rans_setup */
 #include "rans.h"
 
