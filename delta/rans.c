@@ -56,9 +56,9 @@
 /* Estimates look up log2 of counts below LOG_TAB. */
 #define LOG_TAB 4096
 
-/* build_dtable writes 4 slots at a time, build_wtable 8: up to 7 past a
- * table's end. */
-#define DT_SLACK 8
+/* build_dtable writes 4 slots at a time, up to 3 past a table's end; the
+ * wide tables' builders up to Z4_RANSW_TABLE_SLACK. */
+#define DT_SLACK Z4_RANSW_TABLE_SLACK
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -702,37 +702,6 @@ static uint8_t *enc_wide(uint8_t *end, const esym *es, const uint16_t *f,
 	return p;
 }
 
-#if defined(__GNUC__)
-/* Four table entries, stored unaligned. */
-typedef uint32_t v4u32 __attribute__((vector_size(16), aligned(4), may_alias));
-#endif
-
-static void build_wtable(uint32_t *t, const uint16_t *f)
-{
-	for (int s = 0; s < 256; s++) {
-		/* Eight at a time, past the symbol's slots into the next
-		 * symbol's (written next) or the table's slack. */
-		const uint32_t fs = f[s];
-		uint32_t e = Z4_RANSW_ENTRY(fs, 0, s), *q = t;
-#if defined(__GNUC__)
-		v4u32 a = {0, 1u << 12, 2u << 12, 3u << 12}, b;
-		a += e;
-		b = a + (4u << 12);
-		for (uint32_t j = 0; j < fs; j += 8, q += 8) {
-			*(v4u32 *)(void *)q = a;
-			*(v4u32 *)(void *)(q + 4) = b;
-			a += 8u << 12;
-			b += 8u << 12;
-		}
-#else
-		for (uint32_t j = 0; j < fs; j += 8, q += 8, e += 8u << 12)
-			for (uint32_t i = 0; i < 8; i++)
-				q[i] = e + (i << 12);
-#endif
-		t += fs;
-	}
-}
-
 /* A wide block being decoded: its stream, payload end, rows done. */
 typedef struct {
 	z4_ransw_stream s;
@@ -1059,7 +1028,7 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 				/* Held until the next block: two decode at
 				 * once, each with its own table. */
 				uint32_t *dt = w->dt + (held ? WIDE_DT : 0);
-				build_wtable(dt, w->freq[0]);
+				w->wide->table(dt, w->freq[0]);
 				Z4_TRY(wide_open(&wb[held], dst + b, bn, p,
 						 p + plen, dt));
 				p += plen;
@@ -1249,7 +1218,7 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 			continue;
 		Z4_TRY(read_table(w->freq[0], &p, end, S));
 		if (model == Z4_RANS_WCTX)
-			build_wtable(w->dt + ((size_t)c << S), w->freq[0]);
+			w->wide->table(w->dt + ((size_t)c << S), w->freq[0]);
 		else
 			build_dtable(w->dt + ((size_t)c << S_CTX), w->freq[0],
 				     S_CTX, model == Z4_RANS_O1 ? miss : NULL);

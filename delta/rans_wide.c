@@ -80,6 +80,37 @@ void z4_ransc_rows_portable(z4_ransc_stream *st, size_t rows)
 	st->side = side;
 }
 
+#if defined(__GNUC__)
+/* Four table entries, stored unaligned. */
+typedef uint32_t v4u32 __attribute__((vector_size(16), aligned(4), may_alias));
+#endif
+
+void z4_ransw_table_portable(uint32_t *t, const uint16_t *f)
+{
+	for (int s = 0; s < 256; s++) {
+		/* Eight at a time, past the symbol's slots into the next
+		 * symbol's (written next) or the table's slack. */
+		const uint32_t fs = f[s];
+		uint32_t e = Z4_RANSW_ENTRY(fs, 0, s), *q = t;
+#if defined(__GNUC__)
+		v4u32 a = {0, 1u << 12, 2u << 12, 3u << 12}, b;
+		a += e;
+		b = a + (4u << 12);
+		for (uint32_t j = 0; j < fs; j += 8, q += 8) {
+			*(v4u32 *)(void *)q = a;
+			*(v4u32 *)(void *)(q + 4) = b;
+			a += 8u << 12;
+			b += 8u << 12;
+		}
+#else
+		for (uint32_t j = 0; j < fs; j += 8, q += 8, e += 8u << 12)
+			for (uint32_t i = 0; i < 8; i++)
+				q[i] = e + (i << 12);
+#endif
+		t += fs;
+	}
+}
+
 static int miss_portable(const uint8_t bm[32], const uint8_t *side, size_t n)
 {
 	uint8_t miss[256], b0 = 0, b1 = 0, b2 = 0, b3 = 0;
@@ -100,7 +131,7 @@ static int miss_portable(const uint8_t bm[32], const uint8_t *side, size_t n)
 
 const z4_ransw_kernels z4_ransw_portable = {
 	"portable", rows_portable, rows2_portable, NULL,
-	z4_ransc_rows_portable, NULL, miss_portable};
+	z4_ransc_rows_portable, NULL, miss_portable, z4_ransw_table_portable};
 
 static int env_set(const char *name)
 {

@@ -119,6 +119,12 @@ typedef void z4_ransc_enc_fn(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 typedef int z4_ransc_miss_fn(const uint8_t bm[32], const uint8_t *side,
 			     size_t n);
 
+/* Build a wide decode table at t from the frequencies f[256] (summing to
+ * 2^S, any S <= 12): Z4_RANSW_ENTRY(f, j, s) for slot j of symbol s. A
+ * builder may write up to Z4_RANSW_TABLE_SLACK entries past the table. */
+typedef void z4_ransw_table_fn(uint32_t *t, const uint16_t *f);
+#define Z4_RANSW_TABLE_SLACK 16
+
 typedef struct {
 	const char *name; /* "portable", "avx2", "avx512" */
 	z4_ransw_rows_fn *rows;
@@ -127,10 +133,12 @@ typedef struct {
 	z4_ransc_rows_fn *ctx_rows;
 	z4_ransc_enc_fn *ctx_enc; /* NULL: rans.c's scalar encoder */
 	z4_ransc_miss_fn *ctx_miss;
+	z4_ransw_table_fn *table;
 } z4_ransw_kernels;
 
-/* The portable context row decoder. */
+/* The portable context row decoder and table builder. */
 z4_ransc_rows_fn z4_ransc_rows_portable;
+z4_ransw_table_fn z4_ransw_table_portable;
 
 /* Always built. */
 extern const z4_ransw_kernels z4_ransw_portable;

@@ -321,9 +321,29 @@ AVX2 static void ctx_rows_avx2(z4_ransc_stream *st, size_t rows)
 	st->side = sd;
 }
 
+/* A wide table, eight entries a store. */
+AVX2 static void table_avx2(uint32_t *t, const uint16_t *f)
+{
+	const __m256i ramp = _mm256_setr_epi32(0, 1 << 12, 2 << 12, 3 << 12,
+					       4 << 12, 5 << 12, 6 << 12,
+					       7 << 12);
+	const __m256i step = _mm256_set1_epi32(8 << 12);
+
+	for (int s = 0; s < 256; s++) {
+		const uint32_t fs = f[s];
+		__m256i v = _mm256_add_epi32(
+			ramp, _mm256_set1_epi32((int)Z4_RANSW_ENTRY(fs, 0, s)));
+		for (uint32_t j = 0; j < fs; j += 8) {
+			STORE(t + j, v);
+			v = _mm256_add_epi32(v, step);
+		}
+		t += fs;
+	}
+}
+
 static const z4_ransw_kernels avx2_kernels = {
 	"avx2", z4_ransw_rows_avx2, rows2_avx2, NULL, ctx_rows_avx2, NULL,
-	z4_ransc_miss_avx2};
+	z4_ransc_miss_avx2, table_avx2};
 
 const z4_ransw_kernels *z4_ransw_avx2(void)
 {

@@ -274,14 +274,37 @@ miss_avx512bw(const uint8_t bm[32], const uint8_t *side, size_t n)
 	return acc != 0 || z4_ransc_miss_avx2(bm, side + i, n - i);
 }
 
+/* A wide table, sixteen entries a store. */
+AVX512 static void table_avx512(uint32_t *t, const uint16_t *f)
+{
+	const __m512i ramp = _mm512_setr_epi32(
+		0, 1 << 12, 2 << 12, 3 << 12, 4 << 12, 5 << 12, 6 << 12,
+		7 << 12, 8 << 12, 9 << 12, 10 << 12, 11 << 12, 12 << 12,
+		13 << 12, 14 << 12, 15 << 12);
+	const __m512i step = _mm512_set1_epi32(16 << 12);
+
+	for (int s = 0; s < 256; s++) {
+		const uint32_t fs = f[s];
+		__m512i v = _mm512_add_epi32(
+			ramp, _mm512_set1_epi32((int)Z4_RANSW_ENTRY(fs, 0, s)));
+		for (uint32_t j = 0; j < fs; j += 16) {
+			_mm512_storeu_si512(t + j, v);
+			v = _mm512_add_epi32(v, step);
+		}
+		t += fs;
+	}
+}
+
 static const z4_ransw_kernels avx512_kernels = {
 	"avx512",	 z4_ransw_rows_avx2, rows2_avx512,	 enc_avx512,
-	ctx_rows_avx512, ctx_enc_avx512,     z4_ransc_miss_avx2};
+	ctx_rows_avx512, ctx_enc_avx512,     z4_ransc_miss_avx2,
+	table_avx512};
 
 /* The same with AVX-512BW, which nearly every AVX-512 CPU has. */
 static const z4_ransw_kernels avx512bw_kernels = {
 	"avx512",	 z4_ransw_rows_avx2, rows2_avx512,	 enc_avx512,
-	ctx_rows_avx512, ctx_enc_avx512,     miss_avx512bw};
+	ctx_rows_avx512, ctx_enc_avx512,     miss_avx512bw,
+	table_avx512};
 
 const z4_ransw_kernels *z4_ransw_avx512(void)
 {

@@ -336,6 +336,39 @@ static void test_context_check(void **state)
 	}
 }
 
+/* Every set's table builder writes the portable one's entries, for
+ * 11- and 12-bit tables of few and of many symbols (and no more than
+ * Z4_RANSW_TABLE_SLACK past the end). */
+static void test_tables_match_portable(void **state)
+{
+	enum { CAP = 4096 + Z4_RANSW_TABLE_SLACK };
+	uint32_t *a = tc_xmalloc(CAP * 4), *b = tc_xmalloc((CAP + 1) * 4);
+	uint64_t seed = 13;
+	(void)state;
+	for (int round = 0; round < 40; round++) {
+		unsigned S = round % 2 ? 11 : 12, spread = round % 3 ? 9 : 700;
+		uint16_t f[256];
+		memset(f, 0, sizeof(f));
+		for (unsigned left = 1u << S; left;) {
+			uint64_t r = tc_rng(&seed);
+			unsigned v = 1 + (unsigned)(r % spread);
+			if (v > left)
+				v = left;
+			f[(r >> 32) & 255] = (uint16_t)(f[(r >> 32) & 255] + v);
+			left -= v;
+		}
+		z4_ransw_table_portable(a, f);
+		for (int k = 0; k < n_kern; k++) {
+			memset(b, 0x5a, (CAP + 1) * 4);
+			kern[k]->table(b, f);
+			assert_memory_equal(a, b, (4u << S));
+			assert_int_equal(b[CAP], 0x5a5a5a5au);
+		}
+	}
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_truncations_and_flips),
 		cmocka_unit_test(test_context_without_table),
 		cmocka_unit_test(test_context_check),
+		cmocka_unit_test(test_tables_match_portable),
 	};
 	return cmocka_run_group_tests(tests, tc_wide_setup,
 					  tc_wide_teardown);
