@@ -1,6 +1,7 @@
 /*
- * rans_wide.h - internal to delta/ and its tests: the row kernels of the
- * wide order-0 rANS model (Z4_RANS_W0 of rans.h), one per instruction set.
+ * rans_wide.h - internal to delta/ and its tests: the kernels of the wide
+ * rANS models (Z4_RANS_W0 and, below, Z4_RANS_WCTX of rans.h), one set per
+ * instruction set.
  *
  * A wide block interleaves its symbols over Z4_RANSW_LANES states: symbol i
  * belongs to state i % 32, a row is 32 consecutive symbols. Decoding a row
