@@ -303,9 +303,9 @@ static void test_context_without_table(void **state)
 	free(out);
 }
 
-/* The side-plane check of every kernel set against the bitmap, one
- * missing context at every position of a short plane and at the ends of
- * a long one. */
+/* The side-plane check of every kernel set against the bitmap: one
+ * missing context at every position of planes of 1..300 bytes (the
+ * 64- and 32-byte vector steps and their scalar tails). */
 static void test_context_check(void **state)
 {
 	uint8_t bm[32], side[300];
