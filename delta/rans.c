@@ -926,65 +926,155 @@ static int dec_wctx(uint8_t *dst, size_t n, const uint8_t *p,
 
 /* ---- order 0 ---- */
 
-/* Order 0, or with `wide` the same blocks coded by enc_wide. */
+/* An order-0 block being encoded: its symbols, kind (BLOCK_RANS until
+ * coding shows raw is shorter), frequencies, encoder symbols and payload. */
+typedef struct {
+	const uint8_t *s;
+	size_t bn, tl, plen;
+	int kind;
+	uint16_t *f;
+	esym *es;
+	uint8_t *pl;
+} o0_block;
+
+/* Count block b's symbols; a rANS block also gets its frequencies (its
+ * encoder symbols es are built only if a scalar coder needs them). */
+static void o0_plan(o0_block *b, const uint8_t *s, size_t bn, uint16_t *f,
+		    esym *es, uint32_t h[256])
+{
+	int k = 0;
+
+	b->s = s;
+	b->bn = bn;
+	b->f = f;
+	b->es = es;
+	memset(h, 0, 256 * sizeof(*h));
+	count4(h, s, bn);
+	for (int v = 0; v < 256; v++)
+		k += h[v] != 0;
+	b->kind = k == 1 ? BLOCK_CONST : BLOCK_RAW;
+	if (k > 1) {
+		normalize(f, h, bn, S_O0);
+		b->tl = table_len(f);
+		if (b->tl + 5 < bn)
+			b->kind = BLOCK_RANS;
+	}
+}
+
+/* A rANS block's payload ends at end: raw instead if that is shorter. */
+static void o0_done(o0_block *b, uint8_t *end)
+{
+	b->plen = (size_t)(end - b->pl);
+	if (1 + b->tl + 4 + b->plen >= 1 + b->bn)
+		b->kind = BLOCK_RAW;
+}
+
+/* Append block b at *o (oend the end of room): OVER if it does not fit. */
+static int o0_put(uint8_t **o, uint8_t *oend, const o0_block *b)
+{
+	uint8_t *p = *o;
+	size_t need = b->kind == BLOCK_CONST  ? 2
+		      : b->kind == BLOCK_RANS ? 1 + b->tl + 4 + b->plen
+					      : 1 + b->bn;
+
+	if ((size_t)(oend - p) < need)
+		return OVER;
+	*p++ = (uint8_t)b->kind;
+	if (b->kind == BLOCK_CONST) {
+		*p++ = b->s[0];
+	} else if (b->kind == BLOCK_RANS) {
+		p = write_table(p, b->f);
+		z4_put32(p, (uint32_t)b->plen);
+		memcpy(p + 4, b->pl, b->plen);
+		p += 4 + b->plen;
+	} else {
+		memcpy(p, b->s, b->bn);
+		p += b->bn;
+	}
+	*o = p;
+	return Z4_OK;
+}
+
+/* Two full wide blocks a and b at once, into the buffers ending at ea and
+ * eb, by the kernels' two-block encoder. */
+static void enc_wide2(o0_block *a, uint8_t *ea, o0_block *b, uint8_t *eb,
+		      const z4_ransw_kernels *k)
+{
+	z4_ransw_enc_stream st[2];
+	uint32_t et[2][256];
+	o0_block *blk[2] = {a, b};
+
+	st[0].p = ea;
+	st[1].p = eb;
+	for (int i = 0; i < 2; i++) {
+		const uint16_t *f = blk[i]->f;
+		for (int j = 0; j < WL; j++)
+			st[i].x[j] = RANS_L;
+		for (uint32_t s = 0, c = 0; s < 256; c += f[s++])
+			et[i][s] = Z4_RANSW_EENTRY(f[s], c);
+		st[i].src = blk[i]->s;
+		st[i].et = et[i];
+	}
+	k->enc2(&st[0], &st[1], Z4_RANS_BLOCK / WL);
+	for (int i = 0; i < 2; i++) {
+		uint8_t *p = st[i].p - WSTATE_BYTES;
+		for (int j = 0; j < WL; j++)
+			z4_put32(p + 4 * j, st[i].x[j]);
+		blk[i]->pl = p;
+	}
+}
+
+/* Order 0, or with `wide` the same blocks coded by enc_wide (two at once
+ * where the kernels can). */
 static int enc_o0(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
 		  const uint8_t *src, size_t n, int wide)
 {
+	const size_t room = 2 * (size_t)Z4_RANS_BLOCK + WSTATE_BYTES;
+	const int pairs = wide && w->wide->enc2;
 	uint8_t *o = dst, *const oend = dst + cap;
 
-	Z4_TRY(grow(w, 2 * (size_t)Z4_RANS_BLOCK + WSTATE_BYTES));
-	for (size_t b = 0; b < n; b += Z4_RANS_BLOCK) {
-		size_t bn = n - b < Z4_RANS_BLOCK ? n - b : Z4_RANS_BLOCK;
-		const uint8_t *s = src + b;
+	Z4_TRY(grow(w, 2 * room));
+	for (size_t b = 0; b < n;) {
+		uint8_t *const end = w->buf + w->buf_cap;
+		o0_block blk[2];
 		uint32_t h[256];
-		uint16_t *f = w->freq[0];
-		int k = 0;
+		int nb = pairs && n - b >= 2 * (size_t)Z4_RANS_BLOCK ? 2 : 1;
+		int both = nb == 2;
 
-		memset(h, 0, sizeof(h));
-		count4(h, s, bn);
-		for (int v = 0; v < 256; v++)
-			k += h[v] != 0;
-		if (k > 1)
-			normalize(f, h, bn, S_O0);
-		if (k == 1) {
-			if (oend - o < 2)
-				return OVER;
-			*o++ = BLOCK_CONST;
-			*o++ = s[0];
-			continue;
+		for (int i = 0; i < nb; i++, b += Z4_RANS_BLOCK) {
+			size_t bn = n - b < Z4_RANS_BLOCK ? n - b
+							  : Z4_RANS_BLOCK;
+			o0_plan(&blk[i], src + b, bn, w->freq[i], w->es[i], h);
+			both &= blk[i].kind == BLOCK_RANS;
 		}
-		size_t tl = table_len(f);
-		if (tl + 5 < bn) {
-			uint8_t *end = w->buf + w->buf_cap, *pl;
-			size_t plen;
-			build_esyms(w->es[0], f, S_O0);
-			/* Under a bit per symbol, shedding branches. */
-			if (wide)
-				pl = enc_wide(end, w->es[0], f, s, bn,
-					      w->wide);
-			else if (code_bits(w, h, f, S_O0) >> 16 < bn)
-				pl = enc_loop(end, (const esym(*)[256])w->es,
-					      s, bn, NULL, Z4_RANS_O0, S_O0, 1);
-			else
-				pl = enc_loop(end, (const esym(*)[256])w->es,
-					      s, bn, NULL, Z4_RANS_O0, S_O0, 0);
-			plen = (size_t)(end - pl);
-			if (1 + tl + 4 + plen < 1 + bn) {
-				if ((size_t)(oend - o) < 1 + tl + 4 + plen)
-					return OVER;
-				*o++ = BLOCK_RANS;
-				o = write_table(o, f);
-				z4_put32(o, (uint32_t)plen);
-				memcpy(o + 4, pl, plen);
-				o += 4 + plen;
+		if (both) {
+			enc_wide2(&blk[0], end - room, &blk[1], end, w->wide);
+			o0_done(&blk[0], end - room);
+			o0_done(&blk[1], end);
+		}
+		for (int i = 0; i < nb && !both; i++) {
+			o0_block *ob = &blk[i];
+			uint8_t *e = end - (size_t)(nb - 1 - i) * room;
+			if (ob->kind != BLOCK_RANS)
 				continue;
-			}
+			build_esyms(ob->es, ob->f, S_O0);
+			/* Under a bit per symbol, shedding branches (h: the
+			 * counts of the only block planned). */
+			const esym(*es)[256] = (const esym(*)[256])ob->es;
+			if (wide)
+				ob->pl = enc_wide(e, ob->es, ob->f, ob->s,
+						  ob->bn, w->wide);
+			else if (code_bits(w, h, ob->f, S_O0) >> 16 < ob->bn)
+				ob->pl = enc_loop(e, es, ob->s, ob->bn, NULL,
+						  Z4_RANS_O0, S_O0, 1);
+			else
+				ob->pl = enc_loop(e, es, ob->s, ob->bn, NULL,
+						  Z4_RANS_O0, S_O0, 0);
+			o0_done(ob, e);
 		}
-		if ((size_t)(oend - o) < 1 + bn)
-			return OVER;
-		*o++ = BLOCK_RAW;
-		memcpy(o, s, bn);
-		o += bn;
+		for (int i = 0; i < nb; i++)
+			if (o0_put(&o, oend, &blk[i]) != Z4_OK)
+				return OVER;
 	}
 	*out_len = (size_t)(o - dst);
 	return Z4_OK;

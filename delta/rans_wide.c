@@ -130,8 +130,13 @@ static int miss_portable(const uint8_t bm[32], const uint8_t *side, size_t n)
 }
 
 const z4_ransw_kernels z4_ransw_portable = {
-	"portable", rows_portable, rows2_portable, NULL,
-	z4_ransc_rows_portable, NULL, miss_portable, z4_ransw_table_portable};
+	.name = "portable",
+	.rows = rows_portable,
+	.rows2 = rows2_portable,
+	.ctx_rows = z4_ransc_rows_portable,
+	.ctx_miss = miss_portable,
+	.table = z4_ransw_table_portable,
+};
 
 static int env_set(const char *name)
 {

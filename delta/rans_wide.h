@@ -76,6 +76,20 @@ typedef void z4_ransw_enc_fn(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 			     const uint8_t *src, size_t rows,
 			     const uint32_t *et);
 
+/* One block being encoded: its 32 states, its output (written downwards
+ * from p), symbols and encoder table as for z4_ransw_enc_fn. */
+typedef struct {
+	uint32_t x[Z4_RANSW_LANES];
+	uint8_t *p;
+	const uint8_t *src;
+	const uint32_t *et;
+} z4_ransw_enc_stream;
+
+/* z4_ransw_enc_fn on two independent blocks of `rows` rows each at once:
+ * one block's chain of dependent steps then hides the other's latency. */
+typedef void z4_ransw_enc2_fn(z4_ransw_enc_stream *a, z4_ransw_enc_stream *b,
+			      size_t rows);
+
 /*
  * The wide context model (Z4_RANS_WCTX of rans.h): one stream over the
  * whole plane, its symbols interleaved over Z4_RANSC_LANES states (symbol
@@ -131,6 +145,7 @@ typedef struct {
 	z4_ransw_rows_fn *rows;
 	z4_ransw_rows2_fn *rows2;
 	z4_ransw_enc_fn *enc; /* NULL: rans.c's scalar encoder */
+	z4_ransw_enc2_fn *enc2; /* NULL where enc is */
 	z4_ransc_rows_fn *ctx_rows;
 	z4_ransc_enc_fn *ctx_enc; /* NULL: rans.c's scalar encoder */
 	z4_ransc_miss_fn *ctx_miss;

@@ -342,8 +342,13 @@ AVX2 static void table_avx2(uint32_t *t, const uint16_t *f)
 }
 
 static const z4_ransw_kernels avx2_kernels = {
-	"avx2", z4_ransw_rows_avx2, rows2_avx2, NULL, ctx_rows_avx2, NULL,
-	z4_ransc_miss_avx2, table_avx2};
+	.name = "avx2",
+	.rows = z4_ransw_rows_avx2,
+	.rows2 = rows2_avx2,
+	.ctx_rows = ctx_rows_avx2,
+	.ctx_miss = z4_ransc_miss_avx2,
+	.table = table_avx2,
+};
 
 const z4_ransw_kernels *z4_ransw_avx2(void)
 {

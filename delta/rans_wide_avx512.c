@@ -155,7 +155,7 @@ AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
  * is corrected with it. The result is exact on any CPU, whatever its
  * rcp14 returns within the architected 2^-14.
  */
-#define ENCX(v, idx, p, S)                                                     \
+#define ENCX(v, idx, p, S, et)                                                   \
 	do {                                                                   \
 		__m512i e_ = _mm512_i32gather_epi32(idx, (const void *)et, 4); \
 		__m512i f_ = _mm512_and_si512(e_, m16);                        \
@@ -184,7 +184,7 @@ AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
 			_mm512_add_epi32(_mm512_slli_epi32(q_, S), m_),        \
 			_mm512_srli_epi32(e_, 16));                            \
 	} while (0)
-#define ENC(v, sym, p) ENCX(v, sym, p, 12)
+#define ENC(v, sym, p, et) ENCX(v, sym, p, 12, et)
 
 AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 			      const uint8_t *src, size_t rows,
@@ -203,12 +203,43 @@ AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 		__m512i s0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(sv));
 		__m512i s1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(sv + 1));
 		/* Lanes 16-31 first: their words lie above lanes 0-15's. */
-		ENC(v1, s1, p);
-		ENC(v0, s0, p);
+		ENC(v1, s1, p, et);
+		ENC(v0, s0, p, et);
 	}
 	_mm512_storeu_si512(x, v0);
 	_mm512_storeu_si512(x + 16, v1);
 	*pp = p;
+}
+
+/* Two blocks, a row of each a step: four independent chains. */
+AVX512 static void enc2_avx512(z4_ransw_enc_stream *a, z4_ransw_enc_stream *b,
+			       size_t rows)
+{
+	const __m512i m16 = _mm512_set1_epi32(0xffff);
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i zero = _mm512_setzero_si512();
+	const __m512 two = _mm512_set1_ps(2.0f);
+	const uint32_t *eta = a->et, *etb = b->et;
+	__m512i a0 = _mm512_loadu_si512(a->x), a1 = _mm512_loadu_si512(a->x + 16);
+	__m512i b0 = _mm512_loadu_si512(b->x), b1 = _mm512_loadu_si512(b->x + 16);
+	uint8_t *pa = a->p, *pb = b->p;
+
+	for (size_t r = rows; r-- > 0;) {
+		const __m128i *sa = (const __m128i *)(const void *)(
+			a->src + r * Z4_RANSW_LANES);
+		const __m128i *sb = (const __m128i *)(const void *)(
+			b->src + r * Z4_RANSW_LANES);
+		ENC(a1, _mm512_cvtepu8_epi32(_mm_loadu_si128(sa + 1)), pa, eta);
+		ENC(b1, _mm512_cvtepu8_epi32(_mm_loadu_si128(sb + 1)), pb, etb);
+		ENC(a0, _mm512_cvtepu8_epi32(_mm_loadu_si128(sa)), pa, eta);
+		ENC(b0, _mm512_cvtepu8_epi32(_mm_loadu_si128(sb)), pb, etb);
+	}
+	_mm512_storeu_si512(a->x, a0);
+	_mm512_storeu_si512(a->x + 16, a1);
+	_mm512_storeu_si512(b->x, b0);
+	_mm512_storeu_si512(b->x + 16, b1);
+	a->p = pa;
+	b->p = pb;
 }
 
 /* The context model's encoder: the entry of (context, symbol) at
@@ -240,7 +271,7 @@ AVX512 static void ctx_enc_avx512(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 						_mm_loadu_si128(cv + j)),
 					8),
 				_mm512_cvtepu8_epi32(_mm_loadu_si128(sv + j)));
-			ENCX(v[j], idx, p, Z4_RANSC_S);
+			ENCX(v[j], idx, p, Z4_RANSC_S, et);
 		}
 	}
 	for (int j = 0; j < NV; j++)
@@ -295,16 +326,19 @@ AVX512 static void table_avx512(uint32_t *t, const uint16_t *f)
 	}
 }
 
-static const z4_ransw_kernels avx512_kernels = {
-	"avx512",	 z4_ransw_rows_avx2, rows2_avx512,	 enc_avx512,
-	ctx_rows_avx512, ctx_enc_avx512,     z4_ransc_miss_avx2,
-	table_avx512};
+#define AVX512_KERNELS(miss)                                                   \
+	{                                                                      \
+		.name = "avx512", .rows = z4_ransw_rows_avx2,                  \
+		.rows2 = rows2_avx512, .enc = enc_avx512, .enc2 = enc2_avx512, \
+		.ctx_rows = ctx_rows_avx512, .ctx_enc = ctx_enc_avx512,        \
+		.ctx_miss = (miss), .table = table_avx512,                     \
+	}
+
+static const z4_ransw_kernels avx512_kernels =
+	AVX512_KERNELS(z4_ransc_miss_avx2);
 
 /* The same with AVX-512BW, which nearly every AVX-512 CPU has. */
-static const z4_ransw_kernels avx512bw_kernels = {
-	"avx512",	 z4_ransw_rows_avx2, rows2_avx512,	 enc_avx512,
-	ctx_rows_avx512, ctx_enc_avx512,     miss_avx512bw,
-	table_avx512};
+static const z4_ransw_kernels avx512bw_kernels = AVX512_KERNELS(miss_avx512bw);
 
 const z4_ransw_kernels *z4_ransw_avx512(void)
 {
