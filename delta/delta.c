@@ -129,7 +129,7 @@ struct z4_delta_ctx {
 	/* Encode: the group-scale candidate's streams (plan_group). */
 	uint8_t *grp;
 	size_t grp_cap;
-	/* Encode: the arithmetic delta's words (plan_sub). */
+	/* Encode: the arithmetic delta's words (make_sub). */
 	uint8_t *sub;
 	size_t sub_cap;
 };
@@ -789,39 +789,41 @@ static void split_top(const uint8_t *planes[8], uint8_t *dst,
 }
 
 /*
- * The arithmetic delta of floats (delta_sub.h) as an alternative to the
- * XOR planes xp / plans dplan / mix of estimated total *dest: its planes
- * go after the XOR candidate's in ctx->planes and replace it (xp, dplan,
- * mix, *xform) when their estimate is smaller. The base's planes bp are
- * the parent context either way.
+ * Plan the e planes p[] of a delta candidate, the base's planes bp[] their
+ * parent context and mix (for the planes below the top one) their other
+ * side plane, into plan[]: the estimated total with the header, or
+ * SIZE_MAX as soon as that exceeds `bound` (the candidate has lost;
+ * planning stops, low planes first as the largest).
  */
-static int plan_sub(size_t *dest, const uint8_t *xp[8], plane_plan dplan[8],
-		    const uint8_t **mix, unsigned *xform, z4_delta_ctx *ctx,
-		    const uint8_t *src, const uint8_t *base,
+static size_t plan_delta(plane_plan plan[8], z4_rans_work *rw,
+			 const uint8_t *const p[8], const uint8_t *const bp[8],
+			 const uint8_t *mix, size_t m, unsigned e, size_t bound)
+{
+	size_t est = header_len(e, 1);
+
+	for (unsigned k = 0; k < e; k++) {
+		plan[k] = plan_plane(rw, p[k], m, bp[k], k < e - 1 ? mix : NULL);
+		est += plan[k].est;
+		if (est > bound)
+			return SIZE_MAX;
+	}
+	return est;
+}
+
+/* The arithmetic delta of floats (delta_sub.h): its planes zp[] (after
+ * the XOR candidate's in ctx->planes) and their mix *mix. */
+static int make_sub(const uint8_t *zp[8], const uint8_t **mix,
+		    z4_delta_ctx *ctx, const uint8_t *src, const uint8_t *base,
 		    const uint8_t *const bp[8], size_t m, unsigned e)
 {
 	const size_t len = m * e;
-	const uint8_t *zp[8];
-	plane_plan zplan[8];
 	uint8_t *mx = ctx->planes + 4 * len + m;
-	size_t zest = header_len(e, 1);
 
 	Z4_TRY(scratch(&ctx->sub, &ctx->sub_cap, len));
 	z4_delta_sub(ctx->sub, src, base, m, e);
 	split_into(zp, ctx->planes + 3 * len + m, ctx->sub, m, e, XFORM_PLANES);
 	make_mix(mx, bp[e - 1], zp[e - 1], m);
-	for (unsigned k = 0; k < e; k++) {
-		zplan[k] = plan_plane(ctx->rw, zp[k], m, bp[k],
-				      k < e - 1 ? mx : NULL);
-		zest += zplan[k].est;
-	}
-	if (zest < *dest) {
-		*dest = zest;
-		memcpy(xp, zp, sizeof(zp));
-		memcpy(dplan, zplan, sizeof(zplan));
-		*mix = mx;
-		*xform = *xform == XFORM_ROT ? XFORM_SUB_ROT : XFORM_SUB;
-	}
+	*mix = mx;
 	return Z4_OK;
 }
 
@@ -922,7 +924,7 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	const uint8_t *base;
 	const z4_id *base_id;
 	unsigned e, depth, xform, dt;
-	size_t m, len = 0, kest, lens[8];
+	size_t m, len = 0, kest, dest = SIZE_MAX, lens[8];
 	z4_id id;
 	int level, rc = OVER, zstd, sub;
 
@@ -970,23 +972,16 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	Z4_TRY(scratch(&ctx->kf, &ctx->kf_cap, m));
 
 	split_into(sp, ctx->planes, src, m, e, xform);
-	kest = header_len(e, 0);
-	for (unsigned k = 0; k < e; k++) {
-		kplan[k] = plan_plane(ctx->rw, sp[k], m, NULL, NULL);
-		kest += kplan[k].est;
-	}
 	/* Dequantized weights: scales and small integers, if smaller. */
 	Z4_TRY(plan_group(&grp, ctx, src, m, e, dt));
-	if (grp.log2g && grp.est < kest)
-		kest = grp.est;
-	else
-		grp.log2g = 0;
-	use = sp;
 	if (base) {
 		/* The delta's planes: XOR with the base's, which are also the
-		 * parent context. Kept when estimated clearly smaller (< 15/16)
-		 * than the keyframe. */
-		size_t dest = header_len(e, 1);
+		 * parent context; for floats also the arithmetic delta, kept
+		 * when estimated smaller (planned first: it nearly always is,
+		 * and the XOR's planning then stops once it has lost). */
+		const uint8_t *zp[8], *zmix = NULL;
+		plane_plan zplan[8];
+		size_t zest = SIZE_MAX;
 		uint8_t *x = ctx->planes + 2 * src_len;
 		split_into(bp, ctx->planes + src_len, base, m, e, xform);
 		for (unsigned k = 0; k < e; k++) {
@@ -998,23 +993,42 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 			make_mix(mx, bp[e - 1], xp[e - 1], m);
 			mix = mx;
 		}
-		for (unsigned k = 0; k < e; k++) {
-			dplan[k] = plan_plane(ctx->rw, xp[k], m, bp[k],
-					      k < e - 1 ? mix : NULL);
-			dest += dplan[k].est;
+		if (sub) {
+			Z4_TRY(make_sub(zp, &zmix, ctx, src, base, bp, m, e));
+			zest = plan_delta(zplan, ctx->rw, zp, bp, zmix, m, e,
+					  SIZE_MAX);
 		}
-		if (sub) /* the arithmetic delta too, if smaller */
-			Z4_TRY(plan_sub(&dest, xp, dplan, &mix, &xform, ctx,
-					src, base, bp, m, e));
-		if (16 * dest < 15 * kest) {
-			use = xp;
-			memcpy(kplan, dplan, sizeof(kplan));
-			grp.log2g = 0;
-		} else {
-			xform = pick_xform(dt, e);
-			base = NULL;
-			base_id = NULL;
+		dest = plan_delta(dplan, ctx->rw, xp, bp, mix, m, e, zest);
+		if (dest > zest) {
+			dest = zest;
+			memcpy(xp, zp, sizeof(zp));
+			memcpy(dplan, zplan, sizeof(zplan));
+			mix = zmix;
+			xform = xform == XFORM_ROT ? XFORM_SUB_ROT : XFORM_SUB;
 		}
+	}
+	/* The keyframe's planes, low (largest) first: a delta estimated
+	 * clearly smaller (< 15/16) than some of them needs no more. */
+	kest = header_len(e, 0);
+	for (unsigned k = 0; k < e; k++) {
+		kplan[k] = plan_plane(ctx->rw, sp[k], m, NULL, NULL);
+		kest += kplan[k].est;
+		if (base && !grp.log2g && 16 * dest < 15 * kest)
+			break;
+	}
+	if (grp.log2g && grp.est < kest)
+		kest = grp.est;
+	else
+		grp.log2g = 0;
+	use = sp;
+	if (base && 16 * dest < 15 * kest) {
+		use = xp;
+		memcpy(kplan, dplan, sizeof(kplan));
+		grp.log2g = 0;
+	} else if (base) {
+		xform = pick_xform(dt, e);
+		base = NULL;
+		base_id = NULL;
 	}
 
 	depth = base ? params->base_depth + 1 : 0;

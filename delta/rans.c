@@ -1437,10 +1437,16 @@ static void count_run(uint16_t (*cnt)[256], uint32_t ctot[256],
 	}
 }
 
-/* z4_rans_estimate(), order 1 only `with_o1` (else est[1] = SIZE_MAX). */
+/* What estimate() computes: order 1 (else est[1] = SIZE_MAX); the side
+ * context alone, without order 0's verdict (est[0] = SIZE_MAX). */
+#define EST_O1 1
+#define EST_SIDE_ONLY 2
+
+/* z4_rans_estimate() as `what` (EST_*) says. */
 static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
-		     size_t n, const uint8_t *side, int with_o1)
+		     size_t n, const uint8_t *side, unsigned what)
 {
+	const int with_o1 = what & EST_O1, only = what & EST_SIDE_ONLY;
 	size_t step, runs, run, sn;
 	uint64_t bits[3] = {0, 0, 0}, tabs[3] = {0, 0, 0};
 	uint32_t h[256];
@@ -1463,9 +1469,9 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	sn = runs * run;
 	/* order 0 */
 	memset(h, 0, sizeof(h));
-	for (size_t r = 0; r < runs; r++)
+	for (size_t r = 0; r < runs && !only; r++)
 		count4(h, src + r * step, run);
-	{
+	if (!only) {
 		uint64_t t;
 		unsigned k;
 		bits[0] = ent_q16(w, h, &t, &k);
@@ -1475,7 +1481,7 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	/* order 1 and side context; not for planes order 0 finds near
 	 * random (mantissa bytes): a context model cannot pay its tables
 	 * there, and the estimate is the costly part. */
-	int try_ctx = (bits[0] >> 16) < (uint64_t)sn * 8 * 31 / 32;
+	int try_ctx = only || (bits[0] >> 16) < (uint64_t)sn * 8 * 31 / 32;
 	for (int model = 1; model <= 2 && try_ctx; model++) {
 		if (model == 2 && !side)
 			break;
@@ -1537,7 +1543,7 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 			memset(w->ecnt[c], 0, sizeof(w->ecnt[c]));
 		}
 	}
-	for (int model = 0; model <= 2; model++) {
+	for (int model = only ? 2 : 0; model <= 2; model++) {
 		if ((model == 2 && !side) || (model && !try_ctx))
 			break;
 		if (model == 1 && !with_o1)
@@ -1551,7 +1557,7 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 		      size_t n, const uint8_t *side)
 {
-	estimate(est, w, src, n, side, 1);
+	estimate(est, w, src, n, side, EST_O1);
 }
 
 void z4_rans_estimate_no_o1(size_t est[3], z4_rans_work *w,
@@ -1565,6 +1571,6 @@ size_t z4_rans_estimate_side(z4_rans_work *w, const uint8_t *src, size_t n,
 {
 	size_t est[3];
 
-	estimate(est, w, src, n, side, 0);
+	estimate(est, w, src, n, side, EST_SIDE_ONLY);
 	return est[2];
 }

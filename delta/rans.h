@@ -72,8 +72,10 @@ void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 void z4_rans_estimate_no_o1(size_t est[3], z4_rans_work *w,
 			    const uint8_t *src, size_t n, const uint8_t *side);
 
-/* est[Z4_RANS_CTX] of z4_rans_estimate() alone (side not NULL): for a
- * second side plane. */
+/* est[Z4_RANS_CTX] of z4_rans_estimate() alone (side not NULL), for a
+ * second side plane of a src that z4_rans_estimate() found worth a
+ * context (its est[Z4_RANS_CTX] < SIZE_MAX): not judged again by order 0,
+ * so on noise this is a figure where z4_rans_estimate() says SIZE_MAX. */
 size_t z4_rans_estimate_side(z4_rans_work *w, const uint8_t *src, size_t n,
 			     const uint8_t *side);
 

@@ -144,11 +144,14 @@ static void test_estimates(void **state)
 	assert_true(est[2] < est[0] && est[2] < est[1]);
 	/* Within 20% of what the coder achieves. */
 	assert_true(est[2] < len + len / 5 && len < est[2] + est[2] / 5);
-	/* The side model alone: the same figure, here and on noise. */
+	/* The side model alone: the same figure; on noise, which order 0
+	 * rules out before any context, a figure and still noise. */
 	assert_int_equal(z4_rans_estimate_side(w, src, n, side), est[2]);
 	fill(src, side, n, 2, 14);
 	z4_rans_estimate(est, w, src, n, side);
-	assert_int_equal(z4_rans_estimate_side(w, src, n, side), est[2]);
+	assert_true(est[2] == SIZE_MAX);
+	assert_true(z4_rans_estimate_side(w, src, n, side) > n - n / 64);
+	assert_true(z4_rans_estimate_side(w, src, n, side) < SIZE_MAX);
 	z4_rans_estimate(est, w, src, n, NULL);
 	assert_true(est[2] == SIZE_MAX);
 	free(src);
