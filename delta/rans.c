@@ -665,6 +665,8 @@ INLINE int dec_loop(uint8_t *dst, size_t n, const uint8_t *p,
 #define WL Z4_RANSW_LANES
 #define WSTATE_BYTES (4 * WL)
 #define WIDE_DT 4096 /* a held block's table follows the first at w->dt */
+/* The final states go where encoder kernels may scribble. */
+_Static_assert(4 * Z4_RANSW_LANES >= Z4_RANSW_ENC_SCRIBBLE, "scribble");
 
 /* Encode one block of bn symbols with the encoder symbols es (12-bit, of
  * the frequencies f; the rows by k's encoder where it has one) into

@@ -70,11 +70,16 @@ typedef void z4_ransw_rows2_fn(z4_ransw_stream *a, z4_ransw_stream *b,
  * reverses: rows last to first, lanes 31 to 0 within a row, with the
  * states x[32] (in [2^16, 2^32)) and encoder table et[256], writing the
  * words shed downwards from *pp, which is moved down (at most 64 bytes a
- * row). Exactly what the scalar encoder in rans.c writes.
+ * row). Exactly what the scalar encoder in rans.c writes. The 16 bytes
+ * below the final *pp may be overwritten (Z4_RANSW_ENC_SCRIBBLE).
  */
 typedef void z4_ransw_enc_fn(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 			     const uint8_t *src, size_t rows,
 			     const uint32_t *et);
+
+/* Bytes below its output an encoder kernel may overwrite: the callers
+ * write the final states there afterwards. */
+#define Z4_RANSW_ENC_SCRIBBLE 16
 
 /* One block being encoded: its 32 states, its output (written downwards
  * from p), symbols and encoder table as for z4_ransw_enc_fn. */
@@ -122,7 +127,7 @@ typedef void z4_ransc_rows_fn(z4_ransc_stream *s, size_t rows);
  * lanes 63 to 0, with states x[64] and et[c << 8 | s] =
  * Z4_RANSW_EENTRY(f, start) (11-bit) for every pair that occurs, writing
  * downwards from *pp (at most 128 bytes a row). Exactly rans.c's scalar
- * encoder.
+ * encoder. The 16 bytes below the final *pp may be overwritten.
  */
 typedef void z4_ransc_enc_fn(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 			     const uint8_t *src, const uint8_t *side,
@@ -145,7 +150,7 @@ typedef struct {
 	z4_ransw_rows_fn *rows;
 	z4_ransw_rows2_fn *rows2;
 	z4_ransw_enc_fn *enc; /* NULL: rans.c's scalar encoder */
-	z4_ransw_enc2_fn *enc2; /* NULL where enc is */
+	z4_ransw_enc2_fn *enc2; /* NULL: enc a block at a time */
 	z4_ransc_rows_fn *ctx_rows;
 	z4_ransc_enc_fn *ctx_enc; /* NULL: rans.c's scalar encoder */
 	z4_ransc_miss_fn *ctx_miss;

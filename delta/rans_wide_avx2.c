@@ -12,6 +12,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
+#include <string.h>
 
 #define AVX2 __attribute__((target("avx2,popcnt")))
 
@@ -321,6 +322,229 @@ AVX2 static void ctx_rows_avx2(z4_ransc_stream *st, size_t rows)
 	st->side = sd;
 }
 
+/* cperm[m]: the lanes whose bit is set in m, ascending, in the top
+ * popcount(m) bytes (the rest 0), a byte per lane: a permutation that
+ * gathers the words a vector sheds at the top of eight. */
+static const uint64_t cperm[256] = {
+	0x0000000000000000ull, 0x0000000000000000ull, 0x0100000000000000ull,
+	0x0100000000000000ull, 0x0200000000000000ull, 0x0200000000000000ull,
+	0x0201000000000000ull, 0x0201000000000000ull, 0x0300000000000000ull,
+	0x0300000000000000ull, 0x0301000000000000ull, 0x0301000000000000ull,
+	0x0302000000000000ull, 0x0302000000000000ull, 0x0302010000000000ull,
+	0x0302010000000000ull, 0x0400000000000000ull, 0x0400000000000000ull,
+	0x0401000000000000ull, 0x0401000000000000ull, 0x0402000000000000ull,
+	0x0402000000000000ull, 0x0402010000000000ull, 0x0402010000000000ull,
+	0x0403000000000000ull, 0x0403000000000000ull, 0x0403010000000000ull,
+	0x0403010000000000ull, 0x0403020000000000ull, 0x0403020000000000ull,
+	0x0403020100000000ull, 0x0403020100000000ull, 0x0500000000000000ull,
+	0x0500000000000000ull, 0x0501000000000000ull, 0x0501000000000000ull,
+	0x0502000000000000ull, 0x0502000000000000ull, 0x0502010000000000ull,
+	0x0502010000000000ull, 0x0503000000000000ull, 0x0503000000000000ull,
+	0x0503010000000000ull, 0x0503010000000000ull, 0x0503020000000000ull,
+	0x0503020000000000ull, 0x0503020100000000ull, 0x0503020100000000ull,
+	0x0504000000000000ull, 0x0504000000000000ull, 0x0504010000000000ull,
+	0x0504010000000000ull, 0x0504020000000000ull, 0x0504020000000000ull,
+	0x0504020100000000ull, 0x0504020100000000ull, 0x0504030000000000ull,
+	0x0504030000000000ull, 0x0504030100000000ull, 0x0504030100000000ull,
+	0x0504030200000000ull, 0x0504030200000000ull, 0x0504030201000000ull,
+	0x0504030201000000ull, 0x0600000000000000ull, 0x0600000000000000ull,
+	0x0601000000000000ull, 0x0601000000000000ull, 0x0602000000000000ull,
+	0x0602000000000000ull, 0x0602010000000000ull, 0x0602010000000000ull,
+	0x0603000000000000ull, 0x0603000000000000ull, 0x0603010000000000ull,
+	0x0603010000000000ull, 0x0603020000000000ull, 0x0603020000000000ull,
+	0x0603020100000000ull, 0x0603020100000000ull, 0x0604000000000000ull,
+	0x0604000000000000ull, 0x0604010000000000ull, 0x0604010000000000ull,
+	0x0604020000000000ull, 0x0604020000000000ull, 0x0604020100000000ull,
+	0x0604020100000000ull, 0x0604030000000000ull, 0x0604030000000000ull,
+	0x0604030100000000ull, 0x0604030100000000ull, 0x0604030200000000ull,
+	0x0604030200000000ull, 0x0604030201000000ull, 0x0604030201000000ull,
+	0x0605000000000000ull, 0x0605000000000000ull, 0x0605010000000000ull,
+	0x0605010000000000ull, 0x0605020000000000ull, 0x0605020000000000ull,
+	0x0605020100000000ull, 0x0605020100000000ull, 0x0605030000000000ull,
+	0x0605030000000000ull, 0x0605030100000000ull, 0x0605030100000000ull,
+	0x0605030200000000ull, 0x0605030200000000ull, 0x0605030201000000ull,
+	0x0605030201000000ull, 0x0605040000000000ull, 0x0605040000000000ull,
+	0x0605040100000000ull, 0x0605040100000000ull, 0x0605040200000000ull,
+	0x0605040200000000ull, 0x0605040201000000ull, 0x0605040201000000ull,
+	0x0605040300000000ull, 0x0605040300000000ull, 0x0605040301000000ull,
+	0x0605040301000000ull, 0x0605040302000000ull, 0x0605040302000000ull,
+	0x0605040302010000ull, 0x0605040302010000ull, 0x0700000000000000ull,
+	0x0700000000000000ull, 0x0701000000000000ull, 0x0701000000000000ull,
+	0x0702000000000000ull, 0x0702000000000000ull, 0x0702010000000000ull,
+	0x0702010000000000ull, 0x0703000000000000ull, 0x0703000000000000ull,
+	0x0703010000000000ull, 0x0703010000000000ull, 0x0703020000000000ull,
+	0x0703020000000000ull, 0x0703020100000000ull, 0x0703020100000000ull,
+	0x0704000000000000ull, 0x0704000000000000ull, 0x0704010000000000ull,
+	0x0704010000000000ull, 0x0704020000000000ull, 0x0704020000000000ull,
+	0x0704020100000000ull, 0x0704020100000000ull, 0x0704030000000000ull,
+	0x0704030000000000ull, 0x0704030100000000ull, 0x0704030100000000ull,
+	0x0704030200000000ull, 0x0704030200000000ull, 0x0704030201000000ull,
+	0x0704030201000000ull, 0x0705000000000000ull, 0x0705000000000000ull,
+	0x0705010000000000ull, 0x0705010000000000ull, 0x0705020000000000ull,
+	0x0705020000000000ull, 0x0705020100000000ull, 0x0705020100000000ull,
+	0x0705030000000000ull, 0x0705030000000000ull, 0x0705030100000000ull,
+	0x0705030100000000ull, 0x0705030200000000ull, 0x0705030200000000ull,
+	0x0705030201000000ull, 0x0705030201000000ull, 0x0705040000000000ull,
+	0x0705040000000000ull, 0x0705040100000000ull, 0x0705040100000000ull,
+	0x0705040200000000ull, 0x0705040200000000ull, 0x0705040201000000ull,
+	0x0705040201000000ull, 0x0705040300000000ull, 0x0705040300000000ull,
+	0x0705040301000000ull, 0x0705040301000000ull, 0x0705040302000000ull,
+	0x0705040302000000ull, 0x0705040302010000ull, 0x0705040302010000ull,
+	0x0706000000000000ull, 0x0706000000000000ull, 0x0706010000000000ull,
+	0x0706010000000000ull, 0x0706020000000000ull, 0x0706020000000000ull,
+	0x0706020100000000ull, 0x0706020100000000ull, 0x0706030000000000ull,
+	0x0706030000000000ull, 0x0706030100000000ull, 0x0706030100000000ull,
+	0x0706030200000000ull, 0x0706030200000000ull, 0x0706030201000000ull,
+	0x0706030201000000ull, 0x0706040000000000ull, 0x0706040000000000ull,
+	0x0706040100000000ull, 0x0706040100000000ull, 0x0706040200000000ull,
+	0x0706040200000000ull, 0x0706040201000000ull, 0x0706040201000000ull,
+	0x0706040300000000ull, 0x0706040300000000ull, 0x0706040301000000ull,
+	0x0706040301000000ull, 0x0706040302000000ull, 0x0706040302000000ull,
+	0x0706040302010000ull, 0x0706040302010000ull, 0x0706050000000000ull,
+	0x0706050000000000ull, 0x0706050100000000ull, 0x0706050100000000ull,
+	0x0706050200000000ull, 0x0706050200000000ull, 0x0706050201000000ull,
+	0x0706050201000000ull, 0x0706050300000000ull, 0x0706050300000000ull,
+	0x0706050301000000ull, 0x0706050301000000ull, 0x0706050302000000ull,
+	0x0706050302000000ull, 0x0706050302010000ull, 0x0706050302010000ull,
+	0x0706050400000000ull, 0x0706050400000000ull, 0x0706050401000000ull,
+	0x0706050401000000ull, 0x0706050402000000ull, 0x0706050402000000ull,
+	0x0706050402010000ull, 0x0706050402010000ull, 0x0706050403000000ull,
+	0x0706050403000000ull, 0x0706050403010000ull, 0x0706050403010000ull,
+	0x0706050403020000ull, 0x0706050403020000ull, 0x0706050403020100ull,
+	0x0706050403020100ull,
+};
+
+/*
+ * The encoder, 8 lanes per vector, as the AVX-512 one (rans_wide_avx512.c)
+ * without its gather, compress store, unsigned compares and conversions:
+ * the entries e of the lanes' symbols come from eight scalar loads (twice
+ * as fast as an AVX2 gather on the machine measured); the shed words are
+ * permuted (cperm) to the top of a 16-byte store ending at p, which thus
+ * also writes up to 16 bytes below the words it keeps; x goes to float in
+ * two exact halves; the quotient is a division of exact floats (relative
+ * error below 2^-23, so within 0.25 of one below 2^21), truncated, then
+ * corrected by the remainder to exactly q.
+ */
+#define ENCX(v, e, p, S)                                                       \
+	do {                                                                   \
+		const __m256i e_ = (e);                                        \
+		__m256i f_ = _mm256_and_si256(e_, m16);                        \
+		__m256i keep_ = _mm256_cmpgt_epi32(                            \
+			f_, _mm256_srli_epi32(v, 32 - (S)));                   \
+		unsigned k_ = ~(unsigned)_mm256_movemask_ps(                   \
+				      _mm256_castsi256_ps(keep_)) &            \
+			      0xffu;                                           \
+		__m256i w_ = _mm256_and_si256(                                 \
+			_mm256_permutevar8x32_epi32(                           \
+				v, _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(     \
+					   (long long)cperm[k_]))),            \
+			m16);                                                  \
+		__m256 q_f;                                                    \
+		__m256i q_, m_, c_;                                            \
+		w_ = _mm256_permute4x64_epi64(_mm256_packus_epi32(w_, w_),     \
+					      0x08);                           \
+		_mm_storeu_si128((__m128i *)(void *)((p)-16),                  \
+				 _mm256_castsi256_si128(w_));                  \
+		p -= 2 * (unsigned)__builtin_popcount(k_);                     \
+		v = _mm256_blendv_epi8(_mm256_srli_epi32(v, 16), v, keep_);    \
+		q_f = _mm256_div_ps(                                           \
+			_mm256_add_ps(                                         \
+				_mm256_mul_ps(                                 \
+					_mm256_cvtepi32_ps(                    \
+						_mm256_srli_epi32(v, 16)),     \
+					k64k),                                 \
+				_mm256_cvtepi32_ps(_mm256_and_si256(v, m16))), \
+			_mm256_cvtepi32_ps(f_));                               \
+		q_ = _mm256_cvttps_epi32(q_f);                                 \
+		m_ = _mm256_sub_epi32(v, _mm256_mullo_epi32(q_, f_));          \
+		c_ = _mm256_cmpgt_epi32(zero, m_); /* q one too big */         \
+		q_ = _mm256_add_epi32(q_, c_);                                 \
+		m_ = _mm256_add_epi32(m_, _mm256_and_si256(c_, f_));           \
+		c_ = _mm256_cmpgt_epi32(f_, m_); /* else q one too small */    \
+		q_ = _mm256_add_epi32(q_, _mm256_andnot_si256(c_, one));       \
+		m_ = _mm256_sub_epi32(m_, _mm256_andnot_si256(c_, f_));        \
+		v = _mm256_add_epi32(                                          \
+			_mm256_add_epi32(_mm256_slli_epi32(q_, S), m_),        \
+			_mm256_srli_epi32(e_, 16));                            \
+	} while (0)
+
+#define ENC_CONSTANTS                                                          \
+	const __m256i m16 = _mm256_set1_epi32(0xffff);                         \
+	const __m256i one = _mm256_set1_epi32(1);                              \
+	const __m256i zero = _mm256_setzero_si256();                           \
+	const __m256 k64k = _mm256_set1_ps(65536.0f)
+
+/* The entries of the eight symbols at s in table t; with contexts c, of
+ * (c[i], s[i]) at c[i] << 8 | s[i]. */
+#define LOOK_AT(k) (int)t[b >> (8 * (k)) & 255]
+#define LOOKC_AT(k) (int)t[(d >> (8 * (k)) & 255) << 8 | (b >> (8 * (k)) & 255)]
+
+AVX2 static inline __attribute__((always_inline)) __m256i
+look8(const uint32_t *t, const uint8_t *s)
+{
+	uint64_t b;
+
+	memcpy(&b, s, 8);
+	return _mm256_setr_epi32(LOOK_AT(0), LOOK_AT(1), LOOK_AT(2),
+				 LOOK_AT(3), LOOK_AT(4), LOOK_AT(5),
+				 LOOK_AT(6), LOOK_AT(7));
+}
+
+AVX2 static inline __attribute__((always_inline)) __m256i
+look8c(const uint32_t *t, const uint8_t *s, const uint8_t *c)
+{
+	uint64_t b, d;
+
+	memcpy(&b, s, 8);
+	memcpy(&d, c, 8);
+	return _mm256_setr_epi32(LOOKC_AT(0), LOOKC_AT(1), LOOKC_AT(2),
+				 LOOKC_AT(3), LOOKC_AT(4), LOOKC_AT(5),
+				 LOOKC_AT(6), LOOKC_AT(7));
+}
+
+AVX2 static void enc_avx2(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
+			  const uint8_t *src, size_t rows, const uint32_t *et)
+{
+	ENC_CONSTANTS;
+	__m256i v0, v1, v2, v3;
+	uint8_t *p = *pp;
+
+	LOAD4(v0, v1, v2, v3, x);
+	for (size_t r = rows; r-- > 0;) {
+		const uint8_t *s = src + r * Z4_RANSW_LANES;
+		/* Lanes 31 to 0: the last lanes' words lie above. */
+		ENCX(v3, look8(et, s + 24), p, 12);
+		ENCX(v2, look8(et, s + 16), p, 12);
+		ENCX(v1, look8(et, s + 8), p, 12);
+		ENCX(v0, look8(et, s), p, 12);
+	}
+	STORE4(x, v0, v1, v2, v3);
+	*pp = p;
+}
+
+/* The context model's encoder, a row as eight vectors. */
+AVX2 static void ctx_enc_avx2(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
+			      const uint8_t *src, const uint8_t *side,
+			      size_t rows, const uint32_t *et)
+{
+	ENC_CONSTANTS;
+	__m256i v[Z4_RANSC_LANES / 8];
+	uint8_t *p = *pp;
+
+	for (int j = 0; j < Z4_RANSC_LANES / 8; j++)
+		LOAD(v[j], x + 8 * j);
+	for (size_t r = rows; r-- > 0;) {
+		const uint8_t *s = src + r * Z4_RANSC_LANES;
+		const uint8_t *c = side + r * Z4_RANSC_LANES;
+		for (int j = Z4_RANSC_LANES / 8; j-- > 0;)
+			ENCX(v[j], look8c(et, s + 8 * j, c + 8 * j), p,
+			     Z4_RANSC_S);
+	}
+	for (int j = 0; j < Z4_RANSC_LANES / 8; j++)
+		STORE(x + 8 * j, v[j]);
+	*pp = p;
+}
+
 /* A wide table, eight entries a store. */
 AVX2 static void table_avx2(uint32_t *t, const uint16_t *f)
 {
@@ -345,7 +569,9 @@ static const z4_ransw_kernels avx2_kernels = {
 	.name = "avx2",
 	.rows = z4_ransw_rows_avx2,
 	.rows2 = rows2_avx2,
+	.enc = enc_avx2,
 	.ctx_rows = ctx_rows_avx2,
+	.ctx_enc = ctx_enc_avx2,
 	.ctx_miss = z4_ransc_miss_avx2,
 	.table = table_avx2,
 };
