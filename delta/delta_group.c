@@ -319,6 +319,8 @@ unsigned z4_group_choose(const uint8_t *src, size_t m, unsigned kind)
 		size_t at = (m - win) / 3 * w / win * win;
 		good += z4_group_fit(NULL, NULL, NULL, src + at * e, win, kind,
 				     Z4_GROUP_LOG2_MIN) <= win / 2;
+		if (good + 3 - w < 3) /* two misses: no need to look on */
+			return 0;
 	}
 	if (good < 3)
 		return 0;
