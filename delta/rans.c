@@ -297,13 +297,13 @@ static uint8_t *write_table(uint8_t *o, const uint16_t *f)
 	return o;
 }
 
-/* Parse a table at *pp (not past end) into f[256]; Z4_ECORRUPT. */
-static int read_table(uint16_t *f, const uint8_t **pp, const uint8_t *end,
-		      unsigned S)
+/* Parse a table at *pp (not past end) into its k symbols sym[] and their
+ * frequencies fk[]; Z4_ECORRUPT. */
+static int parse_table(uint8_t sym[256], uint16_t fk[256], unsigned *k_out,
+		       const uint8_t **pp, const uint8_t *end, unsigned S)
 {
 	const uint8_t *p = *pp;
 	const uint32_t tot = 1u << S;
-	uint8_t syms[256];
 	size_t k;
 	uint32_t sum = 0;
 
@@ -312,13 +312,13 @@ static int read_table(uint16_t *f, const uint8_t **pp, const uint8_t *end,
 	k = (size_t)*p++ + 1;
 	if (k == 256) {
 		for (int s = 0; s < 256; s++)
-			syms[s] = (uint8_t)s;
+			sym[s] = (uint8_t)s;
 	} else if (k <= 32) {
 		if ((size_t)(end - p) < k)
 			return Z4_ECORRUPT;
 		for (size_t i = 0; i < k; i++) {
-			syms[i] = p[i];
-			if (i && syms[i] <= syms[i - 1])
+			sym[i] = p[i];
+			if (i && sym[i] <= sym[i - 1])
 				return Z4_ECORRUPT;
 		}
 		p += k;
@@ -330,13 +330,12 @@ static int read_table(uint16_t *f, const uint8_t **pp, const uint8_t *end,
 			if (p[s >> 3] >> (s & 7) & 1) {
 				if (j == k)
 					return Z4_ECORRUPT;
-				syms[j++] = (uint8_t)s;
+				sym[j++] = (uint8_t)s;
 			}
 		if (j != k)
 			return Z4_ECORRUPT;
 		p += 32;
 	}
-	memset(f, 0, 256 * sizeof(*f));
 	for (size_t i = 0; i + 1 < k; i++) {
 		uint32_t v;
 		if (p >= end)
@@ -350,10 +349,39 @@ static int read_table(uint16_t *f, const uint8_t **pp, const uint8_t *end,
 		sum += v + 1;
 		if (sum >= tot)
 			return Z4_ECORRUPT;
-		f[syms[i]] = (uint16_t)(v + 1);
+		fk[i] = (uint16_t)(v + 1);
 	}
-	f[syms[k - 1]] = (uint16_t)(tot - sum);
+	fk[k - 1] = (uint16_t)(tot - sum);
+	*k_out = (unsigned)k;
 	*pp = p;
+	return Z4_OK;
+}
+
+/* Parse a table at *pp into f[256] (0 = absent); Z4_ECORRUPT. */
+static int read_table(uint16_t *f, const uint8_t **pp, const uint8_t *end,
+		      unsigned S)
+{
+	uint8_t sym[256];
+	uint16_t fk[256];
+	unsigned k;
+
+	Z4_TRY(parse_table(sym, fk, &k, pp, end, S));
+	memset(f, 0, 256 * sizeof(*f));
+	for (unsigned i = 0; i < k; i++)
+		f[sym[i]] = fk[i];
+	return Z4_OK;
+}
+
+/* Parse a table at *pp and build its wide decode table at t. */
+static int read_wide_table(uint32_t *t, const z4_ransw_kernels *kern,
+			   const uint8_t **pp, const uint8_t *end, unsigned S)
+{
+	uint8_t sym[256];
+	uint16_t fk[256];
+	unsigned k;
+
+	Z4_TRY(parse_table(sym, fk, &k, pp, end, S));
+	kern->table(t, sym, fk, k);
 	return Z4_OK;
 }
 
@@ -1091,7 +1119,9 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 
 	for (size_t b = 0; b < n; b += Z4_RANS_BLOCK) {
 		size_t bn = n - b < Z4_RANS_BLOCK ? n - b : Z4_RANS_BLOCK;
-		uint32_t plen;
+		/* A wide block is held until the next: two decode at once,
+		 * each with its own table. */
+		uint32_t plen, *dt = w->dt + (held ? WIDE_DT : 0);
 		int rc;
 
 		if (p >= end)
@@ -1109,7 +1139,11 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 			memset(dst + b, *p++, bn);
 			break;
 		case BLOCK_RANS:
-			Z4_TRY(read_table(w->freq[0], &p, end, S_O0));
+			if (wide)
+				Z4_TRY(read_wide_table(dt, w->wide, &p, end,
+						       S_O0));
+			else
+				Z4_TRY(read_table(w->freq[0], &p, end, S_O0));
 			if (end - p < 4)
 				return Z4_ECORRUPT;
 			plen = z4_le32(p);
@@ -1117,10 +1151,6 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 			if ((size_t)(end - p) < plen)
 				return Z4_ECORRUPT;
 			if (wide) {
-				/* Held until the next block: two decode at
-				 * once, each with its own table. */
-				uint32_t *dt = w->dt + (held ? WIDE_DT : 0);
-				w->wide->table(dt, w->freq[0]);
 				Z4_TRY(wide_open(&wb[held], dst + b, bn, p,
 						 p + plen, dt));
 				p += plen;
@@ -1308,12 +1338,14 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 	for (int c = 0; c < 256; c++) {
 		if (miss[c])
 			continue;
+		if (model == Z4_RANS_WCTX) {
+			Z4_TRY(read_wide_table(w->dt + ((size_t)c << S),
+					       w->wide, &p, end, S));
+			continue;
+		}
 		Z4_TRY(read_table(w->freq[0], &p, end, S));
-		if (model == Z4_RANS_WCTX)
-			w->wide->table(w->dt + ((size_t)c << S), w->freq[0]);
-		else
-			build_dtable(w->dt + ((size_t)c << S_CTX), w->freq[0],
-				     S_CTX, model == Z4_RANS_O1 ? miss : NULL);
+		build_dtable(w->dt + ((size_t)c << S_CTX), w->freq[0], S_CTX,
+			     model == Z4_RANS_O1 ? miss : NULL);
 	}
 	/* Under a bit per symbol, refills branch (see RENORM_RARE). */
 	rare = (size_t)(end - p) < n / 8;

@@ -85,13 +85,14 @@ void z4_ransc_rows_portable(z4_ransc_stream *st, size_t rows)
 typedef uint32_t v4u32 __attribute__((vector_size(16), aligned(4), may_alias));
 #endif
 
-void z4_ransw_table_portable(uint32_t *t, const uint16_t *f)
+void z4_ransw_table_portable(uint32_t *t, const uint8_t *sym,
+			     const uint16_t *f, unsigned k)
 {
-	for (int s = 0; s < 256; s++) {
+	for (unsigned i = 0; i < k; i++) {
 		/* Eight at a time, past the symbol's slots into the next
 		 * symbol's (written next) or the table's slack. */
-		const uint32_t fs = f[s];
-		uint32_t e = Z4_RANSW_ENTRY(fs, 0, s), *q = t;
+		const uint32_t fs = f[i];
+		uint32_t e = Z4_RANSW_ENTRY(fs, 0, sym[i]), *q = t;
 #if defined(__GNUC__)
 		v4u32 a = {0, 1u << 12, 2u << 12, 3u << 12}, b;
 		a += e;

@@ -139,10 +139,12 @@ typedef void z4_ransc_enc_fn(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 typedef int z4_ransc_miss_fn(const uint8_t bm[32], const uint8_t *side,
 			     size_t n);
 
-/* Build a wide decode table at t from the frequencies f[256] (summing to
- * 2^S, any S <= 12): Z4_RANSW_ENTRY(f, j, s) for slot j of symbol s. A
- * builder may write up to Z4_RANSW_TABLE_SLACK entries past the table. */
-typedef void z4_ransw_table_fn(uint32_t *t, const uint16_t *f);
+/* Build a wide decode table at t from the k symbols sym[] (ascending) of
+ * frequencies f[] (each > 0, summing to 2^S, any S <= 12): entry
+ * Z4_RANSW_ENTRY(f, j, s) for slot j of symbol s. A builder may write up
+ * to Z4_RANSW_TABLE_SLACK entries past the table. */
+typedef void z4_ransw_table_fn(uint32_t *t, const uint8_t *sym,
+			       const uint16_t *f, unsigned k);
 #define Z4_RANSW_TABLE_SLACK 16
 
 typedef struct {

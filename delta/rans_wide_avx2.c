@@ -546,17 +546,18 @@ AVX2 static void ctx_enc_avx2(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 }
 
 /* A wide table, eight entries a store. */
-AVX2 static void table_avx2(uint32_t *t, const uint16_t *f)
+AVX2 static void table_avx2(uint32_t *t, const uint8_t *sym,
+			     const uint16_t *f, unsigned k)
 {
 	const __m256i ramp = _mm256_setr_epi32(0, 1 << 12, 2 << 12, 3 << 12,
 					       4 << 12, 5 << 12, 6 << 12,
 					       7 << 12);
 	const __m256i step = _mm256_set1_epi32(8 << 12);
 
-	for (int s = 0; s < 256; s++) {
-		const uint32_t fs = f[s];
-		__m256i v = _mm256_add_epi32(
-			ramp, _mm256_set1_epi32((int)Z4_RANSW_ENTRY(fs, 0, s)));
+	for (unsigned i = 0; i < k; i++) {
+		const uint32_t fs = f[i];
+		const uint32_t e = Z4_RANSW_ENTRY(fs, 0, sym[i]);
+		__m256i v = _mm256_add_epi32(ramp, _mm256_set1_epi32((int)e));
 		for (uint32_t j = 0; j < fs; j += 8) {
 			STORE(t + j, v);
 			v = _mm256_add_epi32(v, step);

@@ -306,7 +306,8 @@ miss_avx512bw(const uint8_t bm[32], const uint8_t *side, size_t n)
 }
 
 /* A wide table, sixteen entries a store. */
-AVX512 static void table_avx512(uint32_t *t, const uint16_t *f)
+AVX512 static void table_avx512(uint32_t *t, const uint8_t *sym,
+				 const uint16_t *f, unsigned k)
 {
 	const __m512i ramp = _mm512_setr_epi32(
 		0, 1 << 12, 2 << 12, 3 << 12, 4 << 12, 5 << 12, 6 << 12,
@@ -314,10 +315,10 @@ AVX512 static void table_avx512(uint32_t *t, const uint16_t *f)
 		13 << 12, 14 << 12, 15 << 12);
 	const __m512i step = _mm512_set1_epi32(16 << 12);
 
-	for (int s = 0; s < 256; s++) {
-		const uint32_t fs = f[s];
-		__m512i v = _mm512_add_epi32(
-			ramp, _mm512_set1_epi32((int)Z4_RANSW_ENTRY(fs, 0, s)));
+	for (unsigned i = 0; i < k; i++) {
+		const uint32_t fs = f[i];
+		const uint32_t e = Z4_RANSW_ENTRY(fs, 0, sym[i]);
+		__m512i v = _mm512_add_epi32(ramp, _mm512_set1_epi32((int)e));
 		for (uint32_t j = 0; j < fs; j += 16) {
 			_mm512_storeu_si512(t + j, v);
 			v = _mm512_add_epi32(v, step);
