@@ -59,10 +59,14 @@
 #define HDR_XFORM 1 /* format 2: the transform byte */
 #define HDR_PLANE 5 /* codec u8 + stored_len u32 */
 #define HDR_GROUP 6 /* format 3, XFORM_GROUP: kind u8, log2g u8, n_exc u32 */
-#define HDR_MAX (HDR_FIXED + HDR_BASE + HDR_XFORM + HDR_PLANE * 8)
+#define HDR_ESC 4   /* format 5, XFORM_ESC*: n_esc u32 */
+#define HDR_MAX                                                                \
+	(HDR_FIXED + HDR_BASE + HDR_XFORM + HDR_ESC + HDR_PLANE * MAX_STREAMS)
 /* XFORM_GROUP streams: indices, 4 scale planes, elem_size exception planes */
 #define GROUP_STREAMS(e) (5 + (e))
-#define MAX_STREAMS GROUP_STREAMS(4)
+/* XFORM_ESC* streams: symbols, elem_size planes of the escaped words */
+#define ESC_STREAMS(e) (1 + (e))
+#define MAX_STREAMS ESC_STREAMS(8)
 
 #define FLAG_DELTA 0x01u
 
@@ -98,7 +102,16 @@
  * into plain planes; the base's planes (contexts) split as 0 or 1. */
 #define XFORM_SUB 3
 #define XFORM_SUB_ROT 4
-#define XFORM_COUNT 5
+/* Format 5, deltas of floats: the arithmetic delta z as one symbol a word,
+ * min(z, ESC_SYM), whose context is the base's top plane (split as 0 or
+ * 1), and the escaped words (z >= ESC_SYM) in plain planes. */
+#define XFORM_ESC 5
+#define XFORM_ESC_ROT 6
+#define XFORM_COUNT 7
+#define ROT_XFORM(x)                                                           \
+	((x) == XFORM_ROT || (x) == XFORM_SUB_ROT || (x) == XFORM_ESC_ROT)
+#define ESC_XFORM(x) ((x) == XFORM_ESC || (x) == XFORM_ESC_ROT)
+#define ESC_SYM Z4_SUB_ESC
 
 #define ZSTD_LEVEL_DEFAULT 1 /* measured: on byte planes level 1 is faster and smaller than 3 */
 /* Shorter planes are stored raw: a zstd frame costs ~10 bytes of overhead,
@@ -132,6 +145,9 @@ struct z4_delta_ctx {
 	/* Encode: the arithmetic delta's words (make_sub). */
 	uint8_t *sub;
 	size_t sub_cap;
+	/* Encode: the escape candidate's streams (plan_esc). */
+	uint8_t *esc;
+	size_t esc_cap;
 };
 
 /* ---- ids ---- */
@@ -278,6 +294,7 @@ void z4_delta_ctx_free(z4_delta_ctx *ctx)
 	z4_free(ctx->kf);
 	z4_free(ctx->grp);
 	z4_free(ctx->sub);
+	z4_free(ctx->esc);
 	z4_free(ctx);
 }
 
@@ -330,13 +347,19 @@ static size_t group_header_len(unsigned elem_size)
 	       HDR_PLANE * GROUP_STREAMS(elem_size);
 }
 
+static size_t esc_header_len(unsigned elem_size)
+{
+	return HDR_FIXED + HDR_BASE + HDR_XFORM + HDR_ESC +
+	       HDR_PLANE * ESC_STREAMS(elem_size);
+}
+
 /* What follows the fixed header: the transform and one entry per stored
  * stream with its decoded length (a plane: m bytes; XFORM_GROUP: see
  * GROUP_STREAMS). */
 typedef struct {
 	unsigned xform, n;
 	unsigned kind, log2g; /* XFORM_GROUP */
-	size_t n_exc;
+	size_t n_exc;         /* XFORM_GROUP exceptions, XFORM_ESC* escapes */
 	uint8_t codec[MAX_STREAMS];
 	uint32_t stored[MAX_STREAMS];
 	size_t len[MAX_STREAMS];
@@ -347,7 +370,8 @@ static size_t group_count(size_t m, unsigned log2g)
 	return (m + ((size_t)1 << log2g) - 1) >> log2g;
 }
 
-/* The transform byte and, for XFORM_GROUP, its descriptor at enc[*pos]. */
+/* The transform byte and, for XFORM_GROUP and XFORM_ESC*, its descriptor
+ * at enc[*pos]. */
 static int parse_xform(plane_table *tab, size_t *pos, const uint8_t *enc,
 		       size_t enc_len, const z4_delta_info *info, size_t m)
 {
@@ -360,9 +384,22 @@ static int parse_xform(plane_table *tab, size_t *pos, const uint8_t *enc,
 	 * CODEC_RANSW plane (parse() checks). */
 	if (tab->xform >= XFORM_COUNT ||
 	    (tab->xform >= XFORM_GROUP && info->version < 3) ||
+	    (ESC_XFORM(tab->xform) && info->version < 5) ||
 	    (tab->xform == XFORM_ROT && e == 1) ||
 	    (tab->xform >= XFORM_SUB && (e == 1 || !info->is_delta)))
 		return Z4_ECORRUPT;
+	if (ESC_XFORM(tab->xform)) {
+		if (enc_len < *pos + HDR_ESC)
+			return Z4_ECORRUPT;
+		tab->n_exc = z4_le32(enc + *pos);
+		*pos += HDR_ESC;
+		if (tab->n_exc > m)
+			return Z4_ECORRUPT;
+		tab->n = ESC_STREAMS(e);
+		for (unsigned k = 1; k < tab->n; k++)
+			tab->len[k] = tab->n_exc;
+		return Z4_OK;
+	}
 	if (tab->xform != XFORM_GROUP)
 		return Z4_OK;
 	if (info->is_delta || enc_len < *pos + HDR_GROUP)
@@ -450,6 +487,8 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 		    ((SIDE_CODEC(t[0]) || MIX_CODEC(t[0])) &&
 		     !info.is_delta) ||
 		    (MIX_CODEC(t[0]) && k == e - 1) ||
+		    (ESC_XFORM(tab->xform) &&
+		     (MIX_CODEC(t[0]) || (SIDE_CODEC(t[0]) && k > 0))) ||
 		    (WIDE_CODEC(t[0]) && tab->len[k] < WIDE_MIN_PLANE))
 			return Z4_ECORRUPT;
 		if (t[0] == CODEC_RAW ? s != tab->len[k]
@@ -463,7 +502,8 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	}
 	/* One version per encoding: the oldest that can say it. */
 	if (version >= 3 &&
-	    version != (n_wctx			      ? 4u
+	    version != (ESC_XFORM(tab->xform)		      ? 5u
+			: n_wctx			      ? 4u
 			: tab->xform >= XFORM_GROUP || n_wide ? 3u
 							      : 2u))
 		return Z4_ECORRUPT;
@@ -752,40 +792,21 @@ static void split_into(const uint8_t *planes[8], uint8_t *dst,
 	}
 	for (unsigned k = 0; k < e; k++)
 		planes[k] = p[k] = dst + k * m;
-	if (xform == XFORM_ROT || xform == XFORM_SUB_ROT)
+	if (ROT_XFORM(xform))
 		z4_delta_planes_split_rot(p, buf, NULL, m, e);
 	else
 		z4_delta_planes_split(p, buf, NULL, m, e);
 }
 
-/* Only plane e-1 of split_into(), for a decode whose contexts read no
- * other (the mix context, a parent context on the top plane): a byte per
- * element, bits 8e-8.. of the word, or 8e-9.. when rotated. */
+/* Only plane e-1 of split_into(), at dst (m bytes), for a decode whose
+ * contexts read no other (the mix context, a parent context on the top
+ * plane). */
 static void split_top(const uint8_t *planes[8], uint8_t *dst,
 		      const uint8_t *buf, size_t m, unsigned e,
 		      unsigned xform)
 {
-	const int rot = xform == XFORM_ROT || xform == XFORM_SUB_ROT;
-	uint8_t *t = dst + (size_t)(e - 1) * m;
-
-	planes[e - 1] = t;
-	/* Constant shifts: each loop vectorizes. */
-#define TOP(LOAD, E, SH)                                                       \
-	for (size_t i = 0; i < m; i++)                                         \
-		t[i] = (uint8_t)(LOAD(buf + (E) * i) >> (SH))
-	if (e == 2 && rot)
-		TOP(z4_le16, 2, 7);
-	else if (e == 2)
-		TOP(z4_le16, 2, 8);
-	else if (e == 4 && rot)
-		TOP(z4_le32, 4, 23);
-	else if (e == 4)
-		TOP(z4_le32, 4, 24);
-	else if (rot)
-		TOP(z4_le64, 8, 55);
-	else
-		TOP(z4_le64, 8, 56);
-#undef TOP
+	planes[e - 1] = dst;
+	z4_delta_planes_top(dst, buf, m, e, ROT_XFORM(xform));
 }
 
 /*
@@ -825,6 +846,104 @@ static int make_sub(const uint8_t *zp[8], const uint8_t **mix,
 	make_mix(mx, bp[e - 1], zp[e - 1], m);
 	*mix = mx;
 	return Z4_OK;
+}
+
+/*
+ * The escape candidate of a float delta (XFORM_ESC*): its streams (in
+ * ctx->esc), their plans and the estimated total; est == SIZE_MAX: none.
+ * More than one word in ESC_SHARE escaping is not tried: the escapes'
+ * planes then cost more than one coded symbol a word saves.
+ */
+#define ESC_SHARE 8
+
+typedef struct {
+	size_t n_esc, est;
+	const uint8_t *streams[MAX_STREAMS];
+	size_t lens[MAX_STREAMS];
+	plane_plan plan[MAX_STREAMS];
+} esc_plan;
+
+static uint64_t load_word(const uint8_t *p, unsigned e)
+{
+	return e == 2 ? z4_le16(p) : e == 4 ? z4_le32(p) : z4_le64(p);
+}
+
+/* The symbols of the words z[0..m) (each min(z, ESC_SYM)) into s. */
+static void esc_symbols(uint8_t *s, const uint8_t *z, size_t m, unsigned e)
+{
+	/* Constant element sizes: each loop vectorizes. */
+#define SYMS(LOAD, E)                                                          \
+	for (size_t i = 0; i < m; i++) {                                       \
+		uint64_t v_ = LOAD(z + (E) * i);                               \
+		s[i] = (uint8_t)(v_ < ESC_SYM ? v_ : ESC_SYM);                 \
+	}
+	if (e == 2)
+		SYMS(z4_le16, 2)
+	else if (e == 4)
+		SYMS(z4_le32, 4)
+	else
+		SYMS(z4_le64, 8)
+#undef SYMS
+}
+
+static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *z,
+		    const uint8_t *base_top, size_t m, unsigned e)
+{
+	const size_t lim = m / ESC_SHARE;
+	const uint8_t *ep[8];
+	uint8_t *s, *w, *hit;
+	size_t n = 0;
+
+	c->est = SIZE_MAX;
+	if (m < CTX_MIN_PLANE)
+		return Z4_OK;
+	/* symbols | escaped words | their planes */
+	Z4_TRY(scratch(&ctx->esc, &ctx->esc_cap, m + 2 * lim * e));
+	s = ctx->esc;
+	w = s + m;
+	esc_symbols(s, z, m, e);
+	for (size_t i = 0; (hit = memchr(s + i, ESC_SYM, m - i)) != NULL;) {
+		i = (size_t)(hit - s);
+		if (n == lim)
+			return Z4_OK;
+		memcpy(w + n * e, z + i * e, e);
+		n++;
+		i++;
+	}
+	split_into(ep, w + lim * e, w, n, e, XFORM_PLANES);
+	c->n_esc = n;
+	c->streams[0] = s;
+	c->lens[0] = m;
+	c->plan[0] = plan_plane(ctx->rw, s, m, base_top, NULL);
+	c->est = esc_header_len(e) + c->plan[0].est;
+	for (unsigned k = 0; k < e; k++) {
+		c->streams[1 + k] = ep[k];
+		c->lens[1 + k] = n;
+		c->plan[1 + k] = plan_plane(ctx->rw, ep[k], n, NULL, NULL);
+		c->est += c->plan[1 + k].est;
+	}
+	return Z4_OK;
+}
+
+/* Write the escape candidate as a delta; it always fits (at most m / 8
+ * escapes, m >= CTX_MIN_PLANE: below the bound even stored raw). */
+static int put_esc(size_t *out_len, uint8_t *dst, size_t dst_cap,
+		   z4_delta_ctx *ctx, const esc_plan *c, size_t src_len,
+		   unsigned e, unsigned depth, const z4_id *id,
+		   const z4_id *base_id, unsigned xform,
+		   const uint8_t *base_top)
+{
+	const uint8_t *sides[MAX_STREAMS] = {base_top};
+	size_t pos = put_header(dst, e, depth, src_len, id, base_id, xform);
+	int rc;
+
+	z4_put32(dst + pos, (uint32_t)c->n_esc);
+	pos += HDR_ESC;
+	rc = put_planes(out_len, dst, pos, ESC_STREAMS(e), dst_cap, ctx,
+			c->streams, c->lens, sides, NULL, c->plan, 0);
+	assert(rc != OVER);
+	dst[OFF_VERSION] = 5;
+	return rc;
 }
 
 /* The group-scale candidate of a keyframe: its streams (in ctx->grp),
@@ -924,7 +1043,9 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	const uint8_t *base;
 	const z4_id *base_id;
 	unsigned e, depth, xform, dt;
-	size_t m, len = 0, kest, dest = SIZE_MAX, lens[8];
+	size_t m, len = 0, kest, dest = SIZE_MAX, best, lens[8];
+	size_t ecmp = SIZE_MAX;
+	esc_plan esc = {.est = SIZE_MAX};
 	z4_id id;
 	int level, rc = OVER, zstd, sub;
 
@@ -976,9 +1097,11 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	Z4_TRY(plan_group(&grp, ctx, src, m, e, dt));
 	if (base) {
 		/* The delta's planes: XOR with the base's, which are also the
-		 * parent context; for floats also the arithmetic delta, kept
-		 * when estimated smaller (planned first: it nearly always is,
-		 * and the XOR's planning then stops once it has lost). */
+		 * parent context; for floats also the arithmetic delta, as
+		 * escape-coded symbols and as planes, kept when estimated
+		 * smaller. Planned in that order (on weights each nearly
+		 * always beats the next), a candidate's planning stops once
+		 * it has lost. */
 		const uint8_t *zp[8], *zmix = NULL;
 		plane_plan zplan[8];
 		size_t zest = SIZE_MAX;
@@ -995,16 +1118,26 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		}
 		if (sub) {
 			Z4_TRY(make_sub(zp, &zmix, ctx, src, base, bp, m, e));
+			Z4_TRY(plan_esc(&esc, ctx, ctx->sub, bp[e - 1], m, e));
+			/* One coded symbol a word decodes faster than two
+			 * planes: those must beat it by 1/64. */
+			if (esc.est != SIZE_MAX)
+				ecmp = esc.est - esc.est / 64;
 			zest = plan_delta(zplan, ctx->rw, zp, bp, zmix, m, e,
-					  SIZE_MAX);
+					  ecmp);
 		}
-		dest = plan_delta(dplan, ctx->rw, xp, bp, mix, m, e, zest);
-		if (dest > zest) {
+		/* Ties go to the older transform. */
+		best = zest <= ecmp ? zest : ecmp;
+		dest = plan_delta(dplan, ctx->rw, xp, bp, mix, m, e, best);
+		if (dest > best && zest <= ecmp) {
 			dest = zest;
 			memcpy(xp, zp, sizeof(zp));
 			memcpy(dplan, zplan, sizeof(zplan));
 			mix = zmix;
 			xform = xform == XFORM_ROT ? XFORM_SUB_ROT : XFORM_SUB;
+		} else if (dest > best) {
+			dest = esc.est;
+			xform = xform == XFORM_ROT ? XFORM_ESC_ROT : XFORM_ESC;
 		}
 	}
 	/* The keyframe's planes, low (largest) first: a delta estimated
@@ -1034,6 +1167,9 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	depth = base ? params->base_depth + 1 : 0;
 	if (grp.log2g)
 		rc = put_group(&len, dst, ctx, &grp, src_len, e, &id);
+	if (base && ESC_XFORM(xform))
+		rc = put_esc(&len, dst, dst_cap, ctx, &esc, src_len, e, depth,
+			     &id, base_id, xform, bp[e - 1]);
 	if (rc == OVER) {
 		size_t pos = put_header(dst, e, depth, src_len, &id, base_id,
 					xform);
@@ -1086,6 +1222,52 @@ static int decode_plane(uint8_t *out, size_t m, z4_delta_ctx *ctx,
 		return unzstd(ctx->dctx, out, m, src, len);
 	return z4_rans_decode(out, m, ctx->rw, src, len, rans_model(codec),
 			      side);
+}
+
+/*
+ * XFORM_ESC*: the symbols (context: the base's top plane) and escaped
+ * words back to the arithmetic delta, added to the base into dst (which
+ * may be the base). An escape must stand for a word >= ESC_SYM, one for
+ * each ESC_SYM symbol.
+ */
+static int decode_esc(uint8_t *dst, size_t m, unsigned e, z4_delta_ctx *ctx,
+		      const plane_table *tab, const uint8_t *payload,
+		      const uint8_t *base)
+{
+	const uint8_t *streams[MAX_STREAMS], *sides[8];
+	const size_t n = tab->n_exc;
+	size_t need = m + n * e;
+	uint8_t *p, *w;
+
+	for (unsigned k = 0; k < tab->n; k++)
+		need += tab->codec[k] != CODEC_RAW ? tab->len[k] : 0;
+	/* base's top plane | escaped words | coded streams */
+	Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap, need));
+	split_top(sides, ctx->planes, base, m, e, tab->xform);
+	w = ctx->planes + m;
+	p = w + n * e;
+	for (unsigned k = 0; k < tab->n; k++) {
+		if (tab->codec[k] == CODEC_RAW) {
+			streams[k] = payload;
+		} else {
+			Z4_TRY(decode_plane(p, tab->len[k], ctx, tab->codec[k],
+					    payload, tab->stored[k],
+					    k == 0 ? sides[e - 1] : NULL));
+			streams[k] = p;
+			p += tab->len[k];
+		}
+		payload += tab->stored[k];
+	}
+	if (n)
+		z4_delta_planes_merge(w, streams + 1, NULL, n, e,
+				      Z4_MERGE_SET);
+	for (size_t j = 0; j < n; j++)
+		if (load_word(w + j * e, e) < ESC_SYM)
+			return Z4_ECORRUPT;
+	z4_delta_add_syms(dst, streams[0], base, m, e);
+	return z4_delta_add_escapes(dst, streams[0], w, n, m, e) == n
+		       ? Z4_OK
+		       : Z4_ECORRUPT;
 }
 
 /* An XFORM_GROUP keyframe: decode the streams into scratch, rebuild. */
@@ -1171,6 +1353,8 @@ static int decode(uint8_t *dst, size_t dst_len, z4_delta_ctx *ctx,
 	payload = enc + info.header_len;
 	if (tab.xform == XFORM_GROUP) {
 		Z4_TRY(decode_group(dst, m, e, ctx, &tab, payload));
+	} else if (ESC_XFORM(tab.xform)) {
+		Z4_TRY(decode_esc(dst, m, e, ctx, &tab, payload, base));
 	} else if (e == 1 && tab.codec[0] != CODEC_RAW &&
 		   !SIDE_CODEC(tab.codec[0]) &&
 	    mode != Z4_MERGE_XOR_INTO) {

@@ -18,6 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "z4_le.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define Z4_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define Z4_CLONES
+#endif
+
 #define BLK 32
 #define INLINE static inline __attribute__((always_inline))
 
@@ -581,4 +589,35 @@ void z4_delta_planes_merge_rot(uint8_t *dst, const uint8_t *const planes[],
 void z4_delta_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t n)
 {
 	z4_delta_planes_kernels()->xor_bytes(dst, a, b, n);
+}
+
+/* Constant shifts and strides: each loop vectorizes, the AVX2 clone 32
+ * words a step. */
+Z4_CLONES static void top_plane(uint8_t *top, const uint8_t *src,
+				 size_t n_elems, unsigned elem_size, int rot)
+{
+#define TOP(LOAD, E, SH)                                                       \
+	for (size_t i = 0; i < n_elems; i++)                                   \
+		top[i] = (uint8_t)(LOAD(src + (E) * i) >> (SH))
+	if (elem_size == 1)
+		memcpy(top, src, n_elems);
+	else if (elem_size == 2 && rot)
+		TOP(z4_le16, 2, 7);
+	else if (elem_size == 2)
+		TOP(z4_le16, 2, 8);
+	else if (elem_size == 4 && rot)
+		TOP(z4_le32, 4, 23);
+	else if (elem_size == 4)
+		TOP(z4_le32, 4, 24);
+	else if (rot)
+		TOP(z4_le64, 8, 55);
+	else
+		TOP(z4_le64, 8, 56);
+#undef TOP
+}
+
+void z4_delta_planes_top(uint8_t *top, const uint8_t *src, size_t n_elems,
+			 unsigned elem_size, int rot)
+{
+	top_plane(top, src, n_elems, elem_size, rot);
 }

@@ -50,6 +50,11 @@ void z4_delta_planes_merge_rot(uint8_t *dst, const uint8_t *const planes[],
 /* dst = a ^ b over n bytes; dst may be a or b. */
 void z4_delta_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t n);
 
+/* Plane e-1 of the split alone (or of the rotated split with rot) into
+ * top[0..n_elems): the words' top byte, or bits 8e-9.. when rotated. */
+void z4_delta_planes_top(uint8_t *top, const uint8_t *src, size_t n_elems,
+			 unsigned elem_size, int rot);
+
 /*
  * Whether the plane looks incompressible: its order-0 byte entropy, measured
  * on the whole plane or on a fixed sample of it, is at least 7.9 bits per

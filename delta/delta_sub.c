@@ -14,6 +14,9 @@
 #include "delta_sub.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define Z4_CLONES __attribute__((target_clones("avx2", "default")))
@@ -26,6 +29,31 @@
 #else
 #define Z4_LE_WORDS 0
 #endif
+
+/* Bit k set where p[k] is Z4_SUB_ESC, for k < 64 and k < n. */
+static inline uint64_t esc_mask64(const uint8_t *p, size_t n)
+{
+	uint64_t m = 0;
+
+	if (n < 64) {
+		for (size_t k = 0; k < n; k++)
+			m |= (uint64_t)(p[k] == Z4_SUB_ESC) << k;
+		return m;
+	}
+#if defined(__SSE2__)
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(
+			p + 16 * k));
+		unsigned b = (unsigned)_mm_movemask_epi8(
+			_mm_cmpeq_epi8(v, _mm_set1_epi8((char)Z4_SUB_ESC)));
+		m |= (uint64_t)b << (16 * k);
+	}
+#else
+	for (int k = 0; k < 64; k++)
+		m |= (uint64_t)(p[k] == Z4_SUB_ESC) << k;
+#endif
+	return m;
+}
 
 #define DEFINE_WORDS(T, E)                                                     \
 	static inline T load##E(const uint8_t *p)                              \
@@ -65,17 +93,19 @@
 			store##E(z + i * E, (T)((T)(d << 1) ^ spread##E(d)));  \
 		}                                                              \
 	}                                                                      \
+	/* The word of base b moved by the delta zz. */                       \
+	static inline T add1##E(T b, T zz)                                     \
+	{                                                                      \
+		T d = (T)((zz >> 1) ^ (T)(0 - (T)(zz & 1)));                   \
+		T o = (T)(ord##E(b) + d);                                      \
+		return (T)(o ^ ((T)~spread##E(o) | ((T)1 << (8 * E - 1))));    \
+	}                                                                      \
 	Z4_CLONES static void add##E(uint8_t *dst, const uint8_t *z,           \
 				     const uint8_t *base, size_t m)            \
 	{                                                                      \
-		for (size_t i = 0; i < m; i++) {                               \
-			T zz = load##E(z + i * E);                             \
-			T d = (T)((zz >> 1) ^ (T)(0 - (T)(zz & 1)));           \
-			T o = (T)(ord##E(load##E(base + i * E)) + d);          \
-			store##E(dst + i * E,                                  \
-				 (T)(o ^ ((T)~spread##E(o) |                   \
-					  ((T)1 << (8 * E - 1)))));            \
-		}                                                              \
+		for (size_t i = 0; i < m; i++)                                 \
+			store##E(dst + i * E, add1##E(load##E(base + i * E),    \
+						      load##E(z + i * E)));    \
 	}                                                                      \
 	Z4_CLONES static void addp##E(uint8_t *dst, const uint8_t *const *pl,  \
 				      const uint8_t *base, size_t m)           \
@@ -83,15 +113,37 @@
 		const uint8_t *q[E];                                           \
 		memcpy(q, pl, sizeof(q));                                      \
 		for (size_t i = 0; i < m; i++) {                               \
-			T zz = 0, d, o;                                        \
+			T zz = 0;                                              \
 			for (unsigned k = 0; k < E; k++)                       \
 				zz |= (T)((T)q[k][i] << (8 * k));              \
-			d = (T)((zz >> 1) ^ (T)(0 - (T)(zz & 1)));             \
-			o = (T)(ord##E(load##E(base + i * E)) + d);            \
 			store##E(dst + i * E,                                  \
-				 (T)(o ^ ((T)~spread##E(o) |                   \
-					  ((T)1 << (8 * E - 1)))));            \
+				 add1##E(load##E(base + i * E), zz));          \
 		}                                                              \
+	}                                                                      \
+	Z4_CLONES static void adds##E(uint8_t *dst, const uint8_t *s,          \
+				      const uint8_t *base, size_t m)           \
+	{                                                                      \
+		for (size_t i = 0; i < m; i++) {                               \
+			T zz = (T)(s[i] < Z4_SUB_ESC ? s[i] : 0);              \
+			store##E(dst + i * E,                                  \
+				 add1##E(load##E(base + i * E), zz));          \
+		}                                                              \
+	}                                                                      \
+	static size_t adde##E(uint8_t *dst, const uint8_t *s, const uint8_t *w, \
+			      size_t n, size_t m)                              \
+	{                                                                      \
+		size_t j = 0;                                                  \
+		for (size_t i = 0; i < m; i += 64) {                           \
+			uint64_t hit = esc_mask64(s + i, m - i);               \
+			for (; hit; hit &= hit - 1, j++) {                     \
+				size_t k = i + (size_t)__builtin_ctzll(hit);   \
+				if (j < n)                                     \
+					store##E(dst + k * E,                  \
+						 add1##E(load##E(dst + k * E), \
+							 load##E(w + j * E)));  \
+			}                                                      \
+		}                                                              \
+		return j;                                                      \
 	}
 
 DEFINE_WORDS(uint16_t, 2)
@@ -118,6 +170,27 @@ void z4_delta_add_planes(uint8_t *dst, const uint8_t *const planes[],
 		addp4(dst, planes, base, m);
 	else
 		addp8(dst, planes, base, m);
+}
+
+void z4_delta_add_syms(uint8_t *dst, const uint8_t *s, const uint8_t *base,
+		       size_t m, unsigned e)
+{
+	if (e == 2)
+		adds2(dst, s, base, m);
+	else if (e == 4)
+		adds4(dst, s, base, m);
+	else
+		adds8(dst, s, base, m);
+}
+
+size_t z4_delta_add_escapes(uint8_t *dst, const uint8_t *s, const uint8_t *w,
+			    size_t n, size_t m, unsigned e)
+{
+	if (e == 2)
+		return adde2(dst, s, w, n, m);
+	if (e == 4)
+		return adde4(dst, s, w, n, m);
+	return adde8(dst, s, w, n, m);
 }
 
 void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,

@@ -25,6 +25,21 @@ void z4_delta_sub(uint8_t *z, const uint8_t *src, const uint8_t *base,
 void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,
 		  size_t m, unsigned e);
 
+/* The symbol of a delta word too large for one byte (XFORM_ESC*). */
+#define Z4_SUB_ESC 255
+
+/* From one symbol a word, s[i] = min(z[i], Z4_SUB_ESC): dst[i] = the
+ * base's word moved by s[i], or the base's word unmoved where s[i] is
+ * Z4_SUB_ESC (then z4_delta_add_escapes). dst may be base, not s. */
+void z4_delta_add_syms(uint8_t *dst, const uint8_t *s, const uint8_t *base,
+		       size_t m, unsigned e);
+
+/* At the j-th element whose symbol in s[0..m) is Z4_SUB_ESC, for j < n,
+ * move dst's word by the delta word w[j]; returns how many such elements
+ * s has (n for a consistent stream). */
+size_t z4_delta_add_escapes(uint8_t *dst, const uint8_t *s, const uint8_t *w,
+			    size_t n, size_t m, unsigned e);
+
 /* The same from z split in plain planes (planes[k][i] = byte k of z[i]),
  * merged on the way: one pass. dst may be base, not a plane. */
 void z4_delta_add_planes(uint8_t *dst, const uint8_t *const planes[],

@@ -31,10 +31,11 @@
 
 /* Store format, meta "format". 2: chunks may use chunk format 2 (rANS);
  * 3: also chunk format 3 (group scales); 4: also chunk format 4 (wide
- * context rANS). An older store is upgraded in place when opened for
+ * context rANS); 5: also chunk format 5 (escape-coded arithmetic deltas).
+ * An older store is upgraded in place when opened for
  * writing (its chunks still decode), so older z4vc versions refuse it
  * cleanly. */
-#define Z4_STORE_FORMAT 4
+#define Z4_STORE_FORMAT 5
 
 typedef enum {
 	Z4_DB_CHUNKS = 0,

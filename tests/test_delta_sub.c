@@ -1,9 +1,11 @@
 /*
  * test_delta_sub.c - the arithmetic delta of float words (format 3,
- * transforms 3 and 4): the word kernels invert each other on every bf16
- * pair class and on random fp32 / fp64 words (NaN, infinities, -0
- * included); weight updates come out as format-3 deltas that decode,
- * also in place; every byte flip of one is caught or harmless.
+ * transforms 3 and 4; format 5, transforms 5 and 6, as escape-coded
+ * symbols): the word kernels invert each other on every bf16 pair class
+ * and on random fp32 / fp64 words (NaN, infinities, -0 included); weight
+ * updates come out as such deltas that decode, also in place; a format-5
+ * chunk built by hand from docs/format.md decodes, and its malformed
+ * variants are refused; every byte flip of one is caught or harmless.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -159,7 +161,9 @@ static void test_codec_picks_sub_for_updates(void **state)
 				 Z4_OK);
 		print_message("E=%u: delta %zu bytes of %zu\n", e, n, len);
 		assert_true(info.is_delta);
-		assert_int_equal(info.version, 3);
+		/* bf16: one symbol a word (few moves need two bytes); fp32:
+		 * most do, so the planes. */
+		assert_int_equal(info.version, e == 2 ? 5 : 3);
 		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, w0),
 				 Z4_OK);
 		assert_memory_equal(out, w1, len);
@@ -207,6 +211,159 @@ static void test_sub_chunk_damage(void **state)
 	free(enc);
 }
 
+/* A bf16 step with big moves mixed in: some words escape. */
+static void weights_escaping(uint8_t *w0, uint8_t *w1, size_t m,
+			     uint64_t seed)
+{
+	weights(w0, w1, m, 2, seed);
+	for (size_t i = 0; i < m; i += 37)
+		z4_put16(w1 + 2 * i, (uint16_t)(z4_le16(w1 + 2 * i) ^ 0x0300));
+}
+
+/* Format 5 from docs/format.md, every stream raw: the header, the base's
+ * id, transform t, n_esc, three stream entries, then the symbols and the
+ * escaped words' two planes. Returns the length; *n_esc the escapes. */
+static size_t esc_by_hand(uint8_t *enc, size_t *n_esc, const uint8_t *w0,
+			  const uint8_t *w1, size_t m, unsigned t)
+{
+	uint8_t *z = tc_xmalloc(2 * m), *p = enc + 68;
+	uint8_t *lo = tc_xmalloc(m), *hi = tc_xmalloc(m);
+	z4_id id;
+	size_t n = 0;
+
+	z4_delta_sub(z, w1, w0, m, 2);
+	for (size_t i = 0; i < m; i++) {
+		unsigned v = z4_le16(z + 2 * i);
+		*p++ = (uint8_t)(v < 255 ? v : 255);
+		if (v >= 255) {
+			lo[n] = z[2 * i];
+			hi[n++] = z[2 * i + 1];
+		}
+	}
+	memcpy(p, lo, n);
+	memcpy(p + n, hi, n);
+	memcpy(enc, "Z4C", 3);
+	enc[3] = 5;
+	enc[4] = 1; /* delta */
+	enc[5] = 2;
+	z4_put16(enc + 6, 1);
+	z4_put64(enc + 8, 2 * m);
+	z4_delta_id(&id, w1, 2 * m);
+	memcpy(enc + 16, id.b, 16);
+	z4_delta_id(&id, w0, 2 * m);
+	memcpy(enc + 32, id.b, 16);
+	enc[48] = (uint8_t)t;
+	z4_put32(enc + 49, (uint32_t)n);
+	enc[53] = 0;
+	z4_put32(enc + 54, (uint32_t)m);
+	enc[58] = 0;
+	z4_put32(enc + 59, (uint32_t)n);
+	enc[63] = 0;
+	z4_put32(enc + 64, (uint32_t)n);
+	free(z);
+	free(lo);
+	free(hi);
+	*n_esc = n;
+	return 68 + m + 2 * n;
+}
+
+static void test_escape_layout_by_hand(void **state)
+{
+	const size_t m = 3000, len = 2 * m;
+	uint8_t *w0 = tc_xmalloc(len), *w1 = tc_xmalloc(len);
+	uint8_t *enc = tc_xmalloc(68 + 3 * m), *t = tc_xmalloc(68 + 3 * m);
+	uint8_t *out = tc_xmalloc(len);
+	size_t n, n_esc, first = 0;
+	z4_delta_info info;
+	(void)state;
+	weights_escaping(w0, w1, m, 21);
+	for (unsigned xf = 5; xf <= 6; xf++) {
+		n = esc_by_hand(enc, &n_esc, w0, w1, m, xf);
+		assert_true(n_esc > 50 && n_esc < m / 8);
+		assert_int_equal(z4_delta_info_read(&info, enc, n), Z4_OK);
+		assert_int_equal(info.version, 5);
+		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, w0),
+				 Z4_OK);
+		assert_memory_equal(out, w1, len);
+		memcpy(out, w0, len);
+		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, out),
+				 Z4_OK);
+		assert_memory_equal(out, w1, len);
+	}
+	while (enc[68 + first] != 255)
+		first++;
+	/* Each malformed variant is refused. */
+	for (int v = 0; v < 9; v++) {
+		memcpy(t, enc, n);
+		switch (v) {
+		case 0: /* format 4 cannot say transform 6 */
+			t[3] = 4;
+			break;
+		case 1: /* nor can format 5 leave it out */
+			t[48] = 4;
+			break;
+		case 2: /* a keyframe has no base to add to */
+			t[4] = 0;
+			break;
+		case 3: /* more escapes than words */
+			z4_put32(t + 49, (uint32_t)m + 1);
+			break;
+		case 4: /* an escape that fits a symbol */
+			t[68 + m] = 7;
+			t[68 + m + n_esc] = 0;
+			break;
+		case 5: /* one escape symbol too many */
+			t[68 + first + 1] = t[68 + first + 1] == 255 ? 0 : 255;
+			break;
+		case 6: /* one too few */
+			t[68 + first] = 0;
+			break;
+		case 7: /* escapes have no parent context */
+			t[58] = 4;
+			break;
+		case 8: /* the mix context is not an escape form's */
+			t[53] = 5;
+			break;
+		}
+		assert_int_equal(z4_delta_decode(out, len, ctx, t, n, w0),
+				 Z4_ECORRUPT);
+	}
+	free(w0);
+	free(w1);
+	free(enc);
+	free(t);
+	free(out);
+}
+
+/* The encoder's escape form: every truncation refused, every bit flip
+ * caught or harmless (only the depth is in no check). */
+static void test_escape_chunk_damage(void **state)
+{
+	const size_t m = 4096, len = 2 * m;
+	uint8_t *w0 = tc_xmalloc(len), *w1 = tc_xmalloc(len);
+	size_t cap = z4_delta_bound(len, 2), n = 0, caught, flips, odd;
+	uint8_t *enc = tc_xmalloc(cap);
+	z4_id bid;
+	z4_delta_info info;
+	z4_delta_params par = {.elem_size = 2,
+			       .dtype = Z4_DELTA_DT_BF16,
+			       .base_id = &bid};
+	(void)state;
+	weights_escaping(w0, w1, m, 23);
+	z4_delta_id(&bid, w0, len);
+	par.base = w0;
+	assert_int_equal(z4_delta_encode(&n, &info, enc, cap, ctx, w1, len,
+					 &par),
+			 Z4_OK);
+	assert_int_equal(info.version, 5);
+	caught = tc_damage(&flips, &odd, enc, n, w1, len, w0);
+	assert_int_equal(odd, 0);
+	assert_true(caught + 16 >= flips);
+	free(w0);
+	free(w1);
+	free(enc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +372,8 @@ int main(void)
 		cmocka_unit_test(test_small_moves_small_words),
 		cmocka_unit_test(test_codec_picks_sub_for_updates),
 		cmocka_unit_test(test_sub_chunk_damage),
+		cmocka_unit_test(test_escape_layout_by_hand),
+		cmocka_unit_test(test_escape_chunk_damage),
 	};
 	return cmocka_run_group_tests(tests, tc_setup, tc_teardown);
 }
