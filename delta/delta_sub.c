@@ -150,56 +150,37 @@ DEFINE_WORDS(uint16_t, 2)
 DEFINE_WORDS(uint32_t, 4)
 DEFINE_WORDS(uint64_t, 8)
 
+/* fn2, fn4 or fn8 by the word size e (2, 4 or 8). */
+#define BY_SIZE(e, fn, ...)                                                    \
+	((e) == 2 ? fn##2(__VA_ARGS__)                                         \
+		  : (e) == 4 ? fn##4(__VA_ARGS__) : fn##8(__VA_ARGS__))
+
 void z4_delta_sub(uint8_t *z, const uint8_t *src, const uint8_t *base,
 		  size_t m, unsigned e)
 {
-	if (e == 2)
-		sub2(z, src, base, m);
-	else if (e == 4)
-		sub4(z, src, base, m);
-	else
-		sub8(z, src, base, m);
+	BY_SIZE(e, sub, z, src, base, m);
 }
 
 void z4_delta_add_planes(uint8_t *dst, const uint8_t *const planes[],
 			 const uint8_t *base, size_t m, unsigned e)
 {
-	if (e == 2)
-		addp2(dst, planes, base, m);
-	else if (e == 4)
-		addp4(dst, planes, base, m);
-	else
-		addp8(dst, planes, base, m);
+	BY_SIZE(e, addp, dst, planes, base, m);
 }
 
 void z4_delta_add_syms(uint8_t *dst, const uint8_t *s, const uint8_t *base,
 		       size_t m, unsigned e)
 {
-	if (e == 2)
-		adds2(dst, s, base, m);
-	else if (e == 4)
-		adds4(dst, s, base, m);
-	else
-		adds8(dst, s, base, m);
+	BY_SIZE(e, adds, dst, s, base, m);
 }
 
 size_t z4_delta_add_escapes(uint8_t *dst, const uint8_t *s, const uint8_t *w,
 			    size_t n, size_t m, unsigned e)
 {
-	if (e == 2)
-		return adde2(dst, s, w, n, m);
-	if (e == 4)
-		return adde4(dst, s, w, n, m);
-	return adde8(dst, s, w, n, m);
+	return BY_SIZE(e, adde, dst, s, w, n, m);
 }
 
 void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,
 		  size_t m, unsigned e)
 {
-	if (e == 2)
-		add2(dst, z, base, m);
-	else if (e == 4)
-		add4(dst, z, base, m);
-	else
-		add8(dst, z, base, m);
+	BY_SIZE(e, add, dst, z, base, m);
 }
