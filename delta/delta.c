@@ -891,25 +891,24 @@ static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *z,
 {
 	const size_t lim = m / ESC_SHARE;
 	const uint8_t *ep[8];
-	uint8_t *s, *w, *hit;
-	size_t n = 0;
+	uint32_t *idx;
+	uint8_t *s, *w;
+	size_t n;
 
 	c->est = SIZE_MAX;
 	if (m < CTX_MIN_PLANE)
 		return Z4_OK;
-	/* symbols | escaped words | their planes */
-	Z4_TRY(scratch(&ctx->esc, &ctx->esc_cap, m + 2 * lim * e));
-	s = ctx->esc;
+	/* escape positions | symbols | escaped words | their planes */
+	Z4_TRY(scratch(&ctx->esc, &ctx->esc_cap, 4 * lim + m + 2 * lim * e));
+	idx = (uint32_t *)(void *)ctx->esc;
+	s = ctx->esc + 4 * lim;
 	w = s + m;
 	esc_symbols(s, z, m, e);
-	for (size_t i = 0; (hit = memchr(s + i, ESC_SYM, m - i)) != NULL;) {
-		i = (size_t)(hit - s);
-		if (n == lim)
-			return Z4_OK;
-		memcpy(w + n * e, z + i * e, e);
-		n++;
-		i++;
-	}
+	n = z4_delta_find_escapes(idx, lim, s, m);
+	if (n > lim)
+		return Z4_OK;
+	for (size_t j = 0; j < n; j++)
+		memcpy(w + j * e, z + (size_t)idx[j] * e, e);
 	split_into(ep, w + lim * e, w, n, e, XFORM_PLANES);
 	c->n_esc = n;
 	c->streams[0] = s;
@@ -1236,15 +1235,17 @@ static int decode_esc(uint8_t *dst, size_t m, unsigned e, z4_delta_ctx *ctx,
 {
 	const uint8_t *streams[MAX_STREAMS], *sides[8];
 	const size_t n = tab->n_exc;
-	size_t need = m + n * e;
+	size_t need = 4 * n + m + n * e;
+	uint32_t *idx;
 	uint8_t *p, *w;
 
 	for (unsigned k = 0; k < tab->n; k++)
 		need += tab->codec[k] != CODEC_RAW ? tab->len[k] : 0;
-	/* base's top plane | escaped words | coded streams */
+	/* escape positions | base's top plane | escaped words | streams */
 	Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap, need));
-	split_top(sides, ctx->planes, base, m, e, tab->xform);
-	w = ctx->planes + m;
+	idx = (uint32_t *)(void *)ctx->planes;
+	split_top(sides, ctx->planes + 4 * n, base, m, e, tab->xform);
+	w = ctx->planes + 4 * n + m;
 	p = w + n * e;
 	for (unsigned k = 0; k < tab->n; k++) {
 		if (tab->codec[k] == CODEC_RAW) {
@@ -1264,10 +1265,11 @@ static int decode_esc(uint8_t *dst, size_t m, unsigned e, z4_delta_ctx *ctx,
 	for (size_t j = 0; j < n; j++)
 		if (load_word(w + j * e, e) < ESC_SYM)
 			return Z4_ECORRUPT;
+	if (z4_delta_find_escapes(idx, n, streams[0], m) != n)
+		return Z4_ECORRUPT;
 	z4_delta_add_syms(dst, streams[0], base, m, e);
-	return z4_delta_add_escapes(dst, streams[0], w, n, m, e) == n
-		       ? Z4_OK
-		       : Z4_ECORRUPT;
+	z4_delta_add_at(dst, idx, w, n, e);
+	return Z4_OK;
 }
 
 /* An XFORM_GROUP keyframe: decode the streams into scratch, rebuild. */

@@ -129,21 +129,13 @@ static inline uint64_t esc_mask64(const uint8_t *p, size_t n)
 				 add1##E(load##E(base + i * E), zz));          \
 		}                                                              \
 	}                                                                      \
-	static size_t adde##E(uint8_t *dst, const uint8_t *s, const uint8_t *w, \
-			      size_t n, size_t m)                              \
+	static void addat##E(uint8_t *dst, const uint32_t *idx,               \
+			     const uint8_t *w, size_t n)                       \
 	{                                                                      \
-		size_t j = 0;                                                  \
-		for (size_t i = 0; i < m; i += 64) {                           \
-			uint64_t hit = esc_mask64(s + i, m - i);               \
-			for (; hit; hit &= hit - 1, j++) {                     \
-				size_t k = i + (size_t)__builtin_ctzll(hit);   \
-				if (j < n)                                     \
-					store##E(dst + k * E,                  \
-						 add1##E(load##E(dst + k * E), \
-							 load##E(w + j * E)));  \
-			}                                                      \
+		for (size_t j = 0; j < n; j++) {                               \
+			uint8_t *p = dst + (size_t)idx[j] * E;                 \
+			store##E(p, add1##E(load##E(p), load##E(w + j * E)));  \
 		}                                                              \
-		return j;                                                      \
 	}
 
 DEFINE_WORDS(uint16_t, 2)
@@ -173,10 +165,35 @@ void z4_delta_add_syms(uint8_t *dst, const uint8_t *s, const uint8_t *base,
 	BY_SIZE(e, adds, dst, s, base, m);
 }
 
-size_t z4_delta_add_escapes(uint8_t *dst, const uint8_t *s, const uint8_t *w,
-			    size_t n, size_t m, unsigned e)
+void z4_delta_add_at(uint8_t *dst, const uint32_t *idx, const uint8_t *w,
+		     size_t n, unsigned e)
 {
-	return BY_SIZE(e, adde, dst, s, w, n, m);
+	BY_SIZE(e, addat, dst, idx, w, n);
+}
+
+/* Four positions a block are written whatever the block holds (those
+ * past its count are overwritten by the next), so the loop does not
+ * branch on each block's count; more than four take a second loop. */
+size_t z4_delta_find_escapes(uint32_t *idx, size_t cap, const uint8_t *s,
+			     size_t m)
+{
+	const uint64_t top = (uint64_t)1 << 63;
+	size_t cnt = 0;
+
+	for (size_t i = 0; i < m; i += 64) {
+		uint64_t hit = esc_mask64(s + i, m - i);
+		unsigned c = (unsigned)__builtin_popcountll(hit), r = 0;
+		if (cnt + 64 <= cap)
+			for (; r < 4; r++, hit &= hit - 1)
+				idx[cnt + r] = (uint32_t)(
+					i + (size_t)__builtin_ctzll(hit | top));
+		for (; r < c; r++, hit &= hit - 1)
+			if (cnt + r < cap)
+				idx[cnt + r] = (uint32_t)(
+					i + (size_t)__builtin_ctzll(hit));
+		cnt += c;
+	}
+	return cnt;
 }
 
 void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,

@@ -30,15 +30,18 @@ void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,
 
 /* From one symbol a word, s[i] = min(z[i], Z4_SUB_ESC): dst[i] = the
  * base's word moved by s[i], or the base's word unmoved where s[i] is
- * Z4_SUB_ESC (then z4_delta_add_escapes). dst may be base, not s. */
+ * Z4_SUB_ESC (then z4_delta_add_at). dst may be base, not s. */
 void z4_delta_add_syms(uint8_t *dst, const uint8_t *s, const uint8_t *base,
 		       size_t m, unsigned e);
 
-/* At the j-th element whose symbol in s[0..m) is Z4_SUB_ESC, for j < n,
- * move dst's word by the delta word w[j]; returns how many such elements
- * s has (n for a consistent stream). */
-size_t z4_delta_add_escapes(uint8_t *dst, const uint8_t *s, const uint8_t *w,
-			    size_t n, size_t m, unsigned e);
+/* The positions i < m where s[i] is Z4_SUB_ESC, ascending, into
+ * idx[0..cap); returns how many there are (also past cap). */
+size_t z4_delta_find_escapes(uint32_t *idx, size_t cap, const uint8_t *s,
+			     size_t m);
+
+/* Move dst's word idx[j] by the delta word w[j], for j < n. */
+void z4_delta_add_at(uint8_t *dst, const uint32_t *idx, const uint8_t *w,
+		     size_t n, unsigned e);
 
 /* The same from z split in plain planes (planes[k][i] = byte k of z[i]),
  * merged on the way: one pass. dst may be base, not a plane. */

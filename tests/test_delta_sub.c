@@ -119,6 +119,45 @@ static uint16_t to_bf16(float f)
 	return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
 }
 
+/* Escape positions against a byte loop: densities from none to all,
+ * lengths around the 64-byte blocks, room for all, some or none. */
+static void test_find_escapes(void **state)
+{
+	static const size_t lens[] = {0, 1, 63, 64, 65, 200, 4097};
+	static const unsigned per256[] = {0, 3, 40, 128, 250, 256};
+	uint64_t seed = 31;
+	(void)state;
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		for (size_t di = 0; di < 6; di++) {
+			size_t m = lens[li], want = 0, got;
+			uint8_t *s = tc_xmalloc(m);
+			uint32_t *ref = tc_xmalloc(4 * (m + 1));
+			uint32_t *idx = tc_xmalloc(4 * (m + 1));
+			for (size_t i = 0; i < m; i++) {
+				uint64_t r = tc_rng(&seed);
+				s[i] = (r & 255) < per256[di] ? 255
+							       : (uint8_t)(r >> 8) % 255;
+				if (s[i] == 255)
+					ref[want++] = (uint32_t)i;
+			}
+			for (size_t cap = 0; cap <= want + 1;
+			     cap += want / 3 + 1) {
+				memset(idx, 0xa5, 4 * (m + 1));
+				got = z4_delta_find_escapes(idx, cap, s, m);
+				assert_int_equal(got, want);
+				assert_memory_equal(idx, ref,
+						    4 * (cap < want ? cap : want));
+				/* nothing written past cap */
+				if (cap <= m)
+					assert_int_equal(idx[cap], 0xa5a5a5a5u);
+			}
+			free(s);
+			free(ref);
+			free(idx);
+		}
+	}
+}
+
 /* A weight tensor and its next step: small relative updates. */
 static void weights(uint8_t *w0, uint8_t *w1, size_t m, unsigned e,
 		    uint64_t seed)
@@ -363,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_words_bf16_all),
 		cmocka_unit_test(test_words_wide_random),
 		cmocka_unit_test(test_small_moves_small_words),
+		cmocka_unit_test(test_find_escapes),
 		cmocka_unit_test(test_codec_picks_sub_for_updates),
 		cmocka_unit_test(test_sub_chunk_damage),
 		cmocka_unit_test(test_escape_layout_by_hand),
