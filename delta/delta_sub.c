@@ -30,6 +30,16 @@
 #define Z4_LE_WORDS 0
 #endif
 
+/* Set bits of x, without the library call that __builtin_popcountll
+ * becomes on x86-64 without -mpopcnt. */
+static inline unsigned popcount64(uint64_t x)
+{
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
 /* Bit k set where p[k] is Z4_SUB_ESC, for k < 64 and k < n. */
 static inline uint64_t esc_mask64(const uint8_t *p, size_t n)
 {
@@ -182,7 +192,7 @@ size_t z4_delta_find_escapes(uint32_t *idx, size_t cap, const uint8_t *s,
 
 	for (size_t i = 0; i < m; i += 64) {
 		uint64_t hit = esc_mask64(s + i, m - i);
-		unsigned c = (unsigned)__builtin_popcountll(hit), r = 0;
+		unsigned c = popcount64(hit), r = 0;
 		if (cnt + 64 <= cap)
 			for (; r < 4; r++, hit &= hit - 1)
 				idx[cnt + r] = (uint32_t)(
