@@ -855,6 +855,7 @@ static int make_sub(const uint8_t *zp[8], const uint8_t **mix,
  * planes then cost more than one coded symbol a word saves.
  */
 #define ESC_SHARE 8
+#define ESC_PIECE 4096 /* symbols made and scanned at a time */
 
 typedef struct {
 	size_t n_esc, est;
@@ -893,7 +894,7 @@ static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *z,
 	const uint8_t *ep[8];
 	uint32_t *idx;
 	uint8_t *s, *w;
-	size_t n;
+	size_t n = 0;
 
 	c->est = SIZE_MAX;
 	if (m < CTX_MIN_PLANE)
@@ -903,10 +904,17 @@ static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *z,
 	idx = (uint32_t *)(void *)ctx->esc;
 	s = ctx->esc + 4 * lim;
 	w = s + m;
-	esc_symbols(s, z, m, e);
-	n = z4_delta_find_escapes(idx, lim, s, m);
-	if (n > lim)
-		return Z4_OK;
+	/* By pieces, so data that escapes everywhere (fp32 weights) is
+	 * given up after the first. */
+	for (size_t i = 0, k, got; i < m; i += k, n += got) {
+		k = m - i < ESC_PIECE ? m - i : ESC_PIECE;
+		esc_symbols(s + i, z + i * e, k, e);
+		got = z4_delta_find_escapes(idx + n, lim - n, s + i, k);
+		if (got > lim - n)
+			return Z4_OK;
+		for (size_t j = n; j < n + got; j++)
+			idx[j] += (uint32_t)i;
+	}
 	for (size_t j = 0; j < n; j++)
 		memcpy(w + j * e, z + (size_t)idx[j] * e, e);
 	split_into(ep, w + lim * e, w, n, e, XFORM_PLANES);
