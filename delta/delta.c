@@ -1252,7 +1252,9 @@ static int decode_esc(uint8_t *dst, size_t m, unsigned e, z4_delta_ctx *ctx,
 	/* escape positions | base's top plane | escaped words | streams */
 	Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap, need));
 	idx = (uint32_t *)(void *)ctx->planes;
-	split_top(sides, ctx->planes + 4 * n, base, m, e, tab->xform);
+	sides[e - 1] = NULL;
+	if (SIDE_CODEC(tab->codec[0]))
+		split_top(sides, ctx->planes + 4 * n, base, m, e, tab->xform);
 	w = ctx->planes + 4 * n + m;
 	p = w + n * e;
 	for (unsigned k = 0; k < tab->n; k++) {
