@@ -178,6 +178,18 @@ static void weights(uint8_t *w0, uint8_t *w1, size_t m, unsigned e,
 	}
 }
 
+/* enc decodes to w1 against w0, and in place over a copy of w0 (as
+ * chains decode); out is len bytes of scratch. */
+static void decodes_both_ways(const uint8_t *enc, size_t n, const uint8_t *w0,
+			      const uint8_t *w1, uint8_t *out, size_t len)
+{
+	assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, w0), Z4_OK);
+	assert_memory_equal(out, w1, len);
+	memcpy(out, w0, len);
+	assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, out), Z4_OK);
+	assert_memory_equal(out, w1, len);
+}
+
 static void test_codec_picks_sub_for_updates(void **state)
 {
 	const size_t m = 1u << 16;
@@ -203,14 +215,7 @@ static void test_codec_picks_sub_for_updates(void **state)
 		/* bf16: one symbol a word (few moves need two bytes); fp32:
 		 * most do, so the planes. */
 		assert_int_equal(info.version, e == 2 ? 5 : 3);
-		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, w0),
-				 Z4_OK);
-		assert_memory_equal(out, w1, len);
-		/* In place over the base, as chains decode. */
-		memcpy(out, w0, len);
-		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, out),
-				 Z4_OK);
-		assert_memory_equal(out, w1, len);
+		decodes_both_ways(enc, n, w0, w1, out, len);
 		/* The wrong base is refused. */
 		out[5] ^= 1;
 		memcpy(w0, out, len);
@@ -337,13 +342,7 @@ static void test_escape_layout_by_hand(void **state)
 		assert_true(n_esc > 50 && n_esc < m / 8);
 		assert_int_equal(z4_delta_info_read(&info, enc, n), Z4_OK);
 		assert_int_equal(info.version, 5);
-		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, w0),
-				 Z4_OK);
-		assert_memory_equal(out, w1, len);
-		memcpy(out, w0, len);
-		assert_int_equal(z4_delta_decode(out, len, ctx, enc, n, out),
-				 Z4_OK);
-		assert_memory_equal(out, w1, len);
+		decodes_both_ways(enc, n, w0, w1, out, len);
 	}
 	while (enc[68 + first] != 255)
 		first++;
