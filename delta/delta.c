@@ -831,21 +831,18 @@ static size_t plan_delta(plane_plan plan[8], z4_rans_work *rw,
 	return est;
 }
 
-/* The arithmetic delta of floats (delta_sub.h): its planes zp[] (after
- * the XOR candidate's in ctx->planes) and their mix *mix. */
-static int make_sub(const uint8_t *zp[8], const uint8_t **mix,
-		    z4_delta_ctx *ctx, const uint8_t *src, const uint8_t *base,
-		    const uint8_t *const bp[8], size_t m, unsigned e)
+/* The planes zp[] of the arithmetic delta in ctx->sub (after the XOR
+ * candidate's in ctx->planes) and their mix *mix. */
+static void sub_planes(const uint8_t *zp[8], const uint8_t **mix,
+		       z4_delta_ctx *ctx, const uint8_t *const bp[8], size_t m,
+		       unsigned e)
 {
 	const size_t len = m * e;
 	uint8_t *mx = ctx->planes + 4 * len + m;
 
-	Z4_TRY(scratch(&ctx->sub, &ctx->sub_cap, len));
-	z4_delta_sub(ctx->sub, src, base, m, e);
 	split_into(zp, ctx->planes + 3 * len + m, ctx->sub, m, e, XFORM_PLANES);
 	make_mix(mx, bp[e - 1], zp[e - 1], m);
 	*mix = mx;
-	return Z4_OK;
 }
 
 /*
@@ -1050,8 +1047,7 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	const uint8_t *base;
 	const z4_id *base_id;
 	unsigned e, depth, xform, dt;
-	size_t m, len = 0, kest, dest = SIZE_MAX, best, lens[8];
-	size_t ecmp = SIZE_MAX;
+	size_t m, len = 0, kest, dest = SIZE_MAX, lens[8];
 	esc_plan esc = {.est = SIZE_MAX};
 	z4_id id;
 	int level, rc = OVER, zstd, sub;
@@ -1102,13 +1098,28 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	split_into(sp, ctx->planes, src, m, e, xform);
 	/* Dequantized weights: scales and small integers, if smaller. */
 	Z4_TRY(plan_group(&grp, ctx, src, m, e, dt));
-	if (base) {
+	if (base && sub) {
+		/* Floats: the arithmetic delta, as escape-coded symbols under
+		 * the base's top plane (the one plane of the base they need,
+		 * where split_into() puts it). */
+		Z4_TRY(scratch(&ctx->sub, &ctx->sub_cap, src_len));
+		z4_delta_sub(ctx->sub, src, base, m, e);
+		split_top(bp, ctx->planes + src_len + (e - 1) * m, base, m, e,
+			  xform);
+		Z4_TRY(plan_esc(&esc, ctx, ctx->sub, bp[e - 1], m, e));
+	}
+	if (esc.est != SIZE_MAX) {
+		/* At most 1/8 of the words escape: the plane forms below are
+		 * not planned. Such a chunk's planes won by the 1/64 they
+		 * would need (the symbols decode faster) 3 times in 459 on
+		 * the A series, by under 2% (docs/codec.md). */
+		dest = esc.est;
+		xform = xform == XFORM_ROT ? XFORM_ESC_ROT : XFORM_ESC;
+	} else if (base) {
 		/* The delta's planes: XOR with the base's, which are also the
-		 * parent context; for floats also the arithmetic delta, as
-		 * escape-coded symbols and as planes, kept when estimated
-		 * smaller. Planned in that order (on weights each nearly
-		 * always beats the next), a candidate's planning stops once
-		 * it has lost. */
+		 * parent context, and for floats the arithmetic delta's, kept
+		 * when estimated smaller. Planned in that order, the XOR
+		 * candidate's planning stops once it has lost. */
 		const uint8_t *zp[8], *zmix = NULL;
 		plane_plan zplan[8];
 		size_t zest = SIZE_MAX;
@@ -1124,27 +1135,18 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 			mix = mx;
 		}
 		if (sub) {
-			Z4_TRY(make_sub(zp, &zmix, ctx, src, base, bp, m, e));
-			Z4_TRY(plan_esc(&esc, ctx, ctx->sub, bp[e - 1], m, e));
-			/* One coded symbol a word decodes faster than two
-			 * planes: those must beat it by 1/64. */
-			if (esc.est != SIZE_MAX)
-				ecmp = esc.est - esc.est / 64;
+			sub_planes(zp, &zmix, ctx, bp, m, e);
 			zest = plan_delta(zplan, ctx->rw, zp, bp, zmix, m, e,
-					  ecmp);
+					  SIZE_MAX);
 		}
 		/* Ties go to the older transform. */
-		best = zest <= ecmp ? zest : ecmp;
-		dest = plan_delta(dplan, ctx->rw, xp, bp, mix, m, e, best);
-		if (dest > best && zest <= ecmp) {
+		dest = plan_delta(dplan, ctx->rw, xp, bp, mix, m, e, zest);
+		if (dest > zest) {
 			dest = zest;
 			memcpy(xp, zp, sizeof(zp));
 			memcpy(dplan, zplan, sizeof(zplan));
 			mix = zmix;
 			xform = xform == XFORM_ROT ? XFORM_SUB_ROT : XFORM_SUB;
-		} else if (dest > best) {
-			dest = esc.est;
-			xform = xform == XFORM_ROT ? XFORM_ESC_ROT : XFORM_ESC;
 		}
 	}
 	/* The keyframe's planes, low (largest) first: a delta estimated
