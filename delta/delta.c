@@ -1245,19 +1245,17 @@ static int decode_esc(uint8_t *dst, size_t m, unsigned e, z4_delta_ctx *ctx,
 {
 	const uint8_t *streams[MAX_STREAMS], *sides[8];
 	const size_t n = tab->n_exc;
-	size_t need = 4 * n + m + n * e;
-	uint32_t *idx;
+	size_t need = m + n * e;
 	uint8_t *p, *w;
 
 	for (unsigned k = 0; k < tab->n; k++)
 		need += tab->codec[k] != CODEC_RAW ? tab->len[k] : 0;
-	/* escape positions | base's top plane | escaped words | streams */
+	/* base's top plane | escaped words | streams */
 	Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap, need));
-	idx = (uint32_t *)(void *)ctx->planes;
 	sides[e - 1] = NULL;
 	if (SIDE_CODEC(tab->codec[0]))
-		split_top(sides, ctx->planes + 4 * n, base, m, e, tab->xform);
-	w = ctx->planes + 4 * n + m;
+		split_top(sides, ctx->planes, base, m, e, tab->xform);
+	w = ctx->planes + m;
 	p = w + n * e;
 	for (unsigned k = 0; k < tab->n; k++) {
 		if (tab->codec[k] == CODEC_RAW) {
@@ -1277,10 +1275,8 @@ static int decode_esc(uint8_t *dst, size_t m, unsigned e, z4_delta_ctx *ctx,
 	for (size_t j = 0; j < n; j++)
 		if (load_word(w + j * e, e) < ESC_SYM)
 			return Z4_ECORRUPT;
-	if (z4_delta_find_escapes(idx, n, streams[0], m) != n)
+	if (z4_delta_add_esc(dst, streams[0], w, n, base, m, e))
 		return Z4_ECORRUPT;
-	z4_delta_add_syms(dst, streams[0], base, m, e);
-	z4_delta_add_at(dst, idx, w, n, e);
 	return Z4_OK;
 }
 

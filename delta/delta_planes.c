@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delta_env.h"
 #include "z4_le.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -532,10 +533,9 @@ const z4_planes_kernels z4_delta_planes_portable = {
 
 static const z4_planes_kernels *pick_kernels(void)
 {
-	const char *no = getenv("Z4_NO_AVX2");
 	const z4_planes_kernels *k = NULL;
 
-	if (!no || !*no || strcmp(no, "0") == 0)
+	if (!z4_delta_env_flag("Z4_NO_AVX2"))
 		k = z4_delta_planes_avx2();
 	return k ? k : &z4_delta_planes_portable;
 }

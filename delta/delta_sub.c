@@ -12,6 +12,7 @@
  * all modulo 2^(8E), so unsigned wrap-around is the arithmetic we want.
  */
 #include "delta_sub.h"
+#include "delta_env.h"
 
 #include <string.h>
 #if defined(__SSE2__)
@@ -169,16 +170,27 @@ void z4_delta_add_planes(uint8_t *dst, const uint8_t *const planes[],
 	BY_SIZE(e, addp, dst, planes, base, m);
 }
 
-void z4_delta_add_syms(uint8_t *dst, const uint8_t *s, const uint8_t *base,
-		       size_t m, unsigned e)
-{
-	BY_SIZE(e, adds, dst, s, base, m);
-}
+/* Portable: by runs, the escapes' positions in a run found (without a
+ * branch a block), the run's words moved by their symbols, then the
+ * escaped ones by their words. */
+#define ESC_RUN 1024
 
-void z4_delta_add_at(uint8_t *dst, const uint32_t *idx, const uint8_t *w,
-		     size_t n, unsigned e)
+int z4_delta_add_esc_portable(uint8_t *dst, const uint8_t *s,
+			      const uint8_t *w, size_t n, const uint8_t *base,
+			      size_t m, unsigned e)
 {
-	BY_SIZE(e, addat, dst, idx, w, n);
+	uint32_t idx[ESC_RUN];
+	size_t left = n;
+
+	for (size_t i = 0, k, c; i < m; i += k, left -= c, w += c * e) {
+		k = m - i < ESC_RUN ? m - i : ESC_RUN;
+		c = z4_delta_find_escapes(idx, ESC_RUN, s + i, k);
+		if (c > left)
+			return -1;
+		BY_SIZE(e, adds, dst + i * e, s + i, base + i * e, k);
+		BY_SIZE(e, addat, dst + i * e, idx, w, c);
+	}
+	return left ? -1 : 0;
 }
 
 /* Four positions a block are written whatever the block holds (those
@@ -210,4 +222,165 @@ void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,
 		  size_t m, unsigned e)
 {
 	BY_SIZE(e, add, dst, z, base, m);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+#include <immintrin.h>
+
+#define AVX512                                                                 \
+	__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,"        \
+			       "bmi,bmi2,popcnt")))
+
+/*
+ * AVX-512: a vector of words a step, in one pass. The symbols widen to
+ * the words' lanes, the escaped words are expanded from w into the lanes
+ * whose symbol escapes (VBMI2 for 16-bit lanes), and every lane moves as
+ * add1 does: no positions collected, no branch on escapes. Lanes past m
+ * are masked off, in loads and stores.
+ */
+#define DEFINE_ADD1_VEC(SZ)                                                    \
+	AVX512 static inline __m512i add1_##SZ(__m512i b, __m512i z)           \
+	{                                                                      \
+		const __m512i one = _mm512_srli_epi##SZ(                       \
+			_mm512_set1_epi32(-1), SZ - 1);                        \
+		const __m512i top = _mm512_slli_epi##SZ(one, SZ - 1);          \
+		__m512i d = _mm512_xor_si512(                                  \
+			_mm512_srli_epi##SZ(z, 1),                             \
+			_mm512_sub_epi##SZ(_mm512_setzero_si512(),             \
+					   _mm512_and_si512(z, one)));         \
+		__m512i o = _mm512_add_epi##SZ(                                \
+			_mm512_xor_si512(b, _mm512_or_si512(                   \
+				_mm512_srai_epi##SZ(b, SZ - 1), top)),         \
+			d);                                                    \
+		__m512i so = _mm512_srai_epi##SZ(o, SZ - 1);                   \
+		return _mm512_xor_si512(                                       \
+			o, _mm512_or_si512(_mm512_ternarylogic_epi32(          \
+						   so, so, so, 0x55),          \
+					   top));                              \
+	}
+/* The lanes of a vector of l that hold words, of `left` still to do. */
+static inline unsigned lanes(size_t left, unsigned l)
+{
+	return left < l ? (unsigned)left : l;
+}
+
+DEFINE_ADD1_VEC(16)
+DEFINE_ADD1_VEC(32)
+DEFINE_ADD1_VEC(64)
+
+AVX512 static int esc2_avx512(uint8_t *dst, const uint8_t *s,
+			      const uint8_t *w, size_t n, const uint8_t *base,
+			      size_t m)
+{
+	const __m256i esc = _mm256_set1_epi8((char)Z4_SUB_ESC);
+
+	for (size_t i = 0; i < m; i += 32) {
+		__mmask32 lm = (__mmask32)_bzhi_u32(~0u, lanes(m - i, 32));
+		__m256i sv = _mm256_maskz_loadu_epi8(lm, s + i);
+		__mmask32 k = _mm256_cmpeq_epi8_mask(sv, esc);
+		__m512i z = _mm512_mask_expandloadu_epi16(
+			_mm512_cvtepu8_epi16(sv), k, w);
+		__m512i b = _mm512_maskz_loadu_epi16(lm, base + 2 * i);
+		size_t c = (size_t)_mm_popcnt_u32(k);
+		if (c > n)
+			return -1;
+		n -= c;
+		w += 2 * c;
+		_mm512_mask_storeu_epi16(dst + 2 * i, lm, add1_16(b, z));
+	}
+	return n ? -1 : 0;
+}
+
+AVX512 static int esc4_avx512(uint8_t *dst, const uint8_t *s,
+			      const uint8_t *w, size_t n, const uint8_t *base,
+			      size_t m)
+{
+	const __m128i esc = _mm_set1_epi8((char)Z4_SUB_ESC);
+
+	for (size_t i = 0; i < m; i += 16) {
+		__mmask16 lm = (__mmask16)_bzhi_u32(~0u, lanes(m - i, 16));
+		__m128i sv = _mm_maskz_loadu_epi8(lm, s + i);
+		__mmask16 k = _mm_cmpeq_epi8_mask(sv, esc);
+		__m512i z = _mm512_mask_expandloadu_epi32(
+			_mm512_cvtepu8_epi32(sv), k, w);
+		__m512i b = _mm512_maskz_loadu_epi32(lm, base + 4 * i);
+		size_t c = (size_t)_mm_popcnt_u32(k);
+		if (c > n)
+			return -1;
+		n -= c;
+		w += 4 * c;
+		_mm512_mask_storeu_epi32(dst + 4 * i, lm, add1_32(b, z));
+	}
+	return n ? -1 : 0;
+}
+
+AVX512 static int esc8_avx512(uint8_t *dst, const uint8_t *s,
+			      const uint8_t *w, size_t n, const uint8_t *base,
+			      size_t m)
+{
+	const __m128i esc = _mm_set1_epi8((char)Z4_SUB_ESC);
+
+	for (size_t i = 0; i < m; i += 8) {
+		__mmask8 lm = (__mmask8)_bzhi_u32(~0u, lanes(m - i, 8));
+		__m128i sv = _mm_maskz_loadu_epi8(lm, s + i);
+		__mmask8 k = (__mmask8)_mm_cmpeq_epi8_mask(sv, esc);
+		__m512i z = _mm512_mask_expandloadu_epi64(
+			_mm512_cvtepu8_epi64(sv), k, w);
+		__m512i b = _mm512_maskz_loadu_epi64(lm, base + 8 * i);
+		size_t c = (size_t)_mm_popcnt_u32(k);
+		if (c > n)
+			return -1;
+		n -= c;
+		w += 8 * c;
+		_mm512_mask_storeu_epi64(dst + 8 * i, lm, add1_64(b, z));
+	}
+	return n ? -1 : 0;
+}
+
+AVX512 static int add_esc_avx512(uint8_t *dst, const uint8_t *s,
+				 const uint8_t *w, size_t n,
+				 const uint8_t *base, size_t m, unsigned e)
+{
+	return e == 2 ? esc2_avx512(dst, s, w, n, base, m)
+	       : e == 4 ? esc4_avx512(dst, s, w, n, base, m)
+			: esc8_avx512(dst, s, w, n, base, m);
+}
+
+z4_add_esc_fn *z4_delta_add_esc_avx512(void)
+{
+	if (__builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") &&
+	    __builtin_cpu_supports("avx512vbmi2") &&
+	    __builtin_cpu_supports("bmi2"))
+		return add_esc_avx512;
+	return NULL;
+}
+
+#else
+
+z4_add_esc_fn *z4_delta_add_esc_avx512(void)
+{
+	return NULL;
+}
+
+#endif
+
+int z4_delta_add_esc(uint8_t *dst, const uint8_t *s, const uint8_t *w,
+		     size_t n, const uint8_t *base, size_t m, unsigned e)
+{
+	/* Racing first calls pick the same function: benign, and atomic. */
+	static z4_add_esc_fn *chosen;
+	z4_add_esc_fn *f = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+
+	if (!f) {
+		if (!z4_delta_env_flag("Z4_NO_AVX2") &&
+		    !z4_delta_env_flag("Z4_NO_AVX512"))
+			f = z4_delta_add_esc_avx512();
+		if (!f)
+			f = z4_delta_add_esc_portable;
+		__atomic_store_n(&chosen, f, __ATOMIC_RELEASE);
+	}
+	return f(dst, s, w, n, base, m, e);
 }

@@ -28,20 +28,27 @@ void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,
 /* The symbol of a delta word too large for one byte (XFORM_ESC*). */
 #define Z4_SUB_ESC 255
 
-/* From one symbol a word, s[i] = min(z[i], Z4_SUB_ESC): dst[i] = the
- * base's word moved by s[i], or the base's word unmoved where s[i] is
- * Z4_SUB_ESC (then z4_delta_add_at). dst may be base, not s. */
-void z4_delta_add_syms(uint8_t *dst, const uint8_t *s, const uint8_t *base,
-		       size_t m, unsigned e);
-
 /* The positions i < m where s[i] is Z4_SUB_ESC, ascending, into
  * idx[0..cap); returns how many there are (also past cap). */
 size_t z4_delta_find_escapes(uint32_t *idx, size_t cap, const uint8_t *s,
 			     size_t m);
 
-/* Move dst's word idx[j] by the delta word w[j], for j < n. */
-void z4_delta_add_at(uint8_t *dst, const uint32_t *idx, const uint8_t *w,
-		     size_t n, unsigned e);
+/*
+ * From one symbol a word, s[i] = min(z[i], Z4_SUB_ESC), and the words
+ * w[0..n) of the escaped z (those >= Z4_SUB_ESC, in order): dst[i] = the
+ * base's word moved by z[i]. Returns 0, or -1 with dst untouched when s
+ * does not hold exactly n escapes. dst may be base, not s or w.
+ */
+int z4_delta_add_esc(uint8_t *dst, const uint8_t *s, const uint8_t *w,
+		     size_t n, const uint8_t *base, size_t m, unsigned e);
+
+/* Tests: the implementations z4_delta_add_esc() picks from, the portable
+ * one and the AVX-512 one (NULL where the CPU lacks AVX-512 BW and
+ * VBMI2); it takes the latter unless Z4_NO_AVX512 or Z4_NO_AVX2 is set. */
+typedef int z4_add_esc_fn(uint8_t *dst, const uint8_t *s, const uint8_t *w,
+			  size_t n, const uint8_t *base, size_t m, unsigned e);
+z4_add_esc_fn z4_delta_add_esc_portable;
+z4_add_esc_fn *z4_delta_add_esc_avx512(void);
 
 /* The same from z split in plain planes (planes[k][i] = byte k of z[i]),
  * merged on the way: one pass. dst may be base, not a plane. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delta_env.h"
 #include "z4_le.h"
 
 /* Hide a value from the optimizer: the select stays a conditional move. */
@@ -139,7 +140,7 @@ const z4_ransw_kernels z4_ransw_portable = {
 	.table = z4_ransw_table_portable,
 };
 
-static int env_set(const char *name)
+int z4_delta_env_flag(const char *name)
 {
 	const char *v = getenv(name);
 	return v && *v && strcmp(v, "0") != 0;
@@ -149,8 +150,8 @@ static const z4_ransw_kernels *pick(void)
 {
 	const z4_ransw_kernels *k = NULL;
 
-	if (!env_set("Z4_NO_AVX2")) {
-		if (!env_set("Z4_NO_AVX512"))
+	if (!z4_delta_env_flag("Z4_NO_AVX2")) {
+		if (!z4_delta_env_flag("Z4_NO_AVX512"))
 			k = z4_ransw_avx512();
 		if (!k)
 			k = z4_ransw_avx2();

@@ -158,6 +158,85 @@ static void test_find_escapes(void **state)
 	}
 }
 
+/* Symbols and escaped words from the delta words z (m of e bytes):
+ * s[i] = min(z[i], 255), the escaped words at w; returns how many. */
+static size_t to_symbols(uint8_t *s, uint8_t *w, const uint8_t *z, size_t m,
+			 unsigned e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m; i++) {
+		uint64_t v = 0;
+		memcpy(&v, z + i * e, e); /* little-endian host */
+		s[i] = (uint8_t)(v < Z4_SUB_ESC ? v : Z4_SUB_ESC);
+		if (v >= Z4_SUB_ESC)
+			memcpy(w + e * n++, z + i * e, e);
+	}
+	return n;
+}
+
+/* Words moved by symbols and escapes: every implementation (portable and,
+ * where the CPU has it, AVX-512) against z4_delta_add of the whole words,
+ * for each word size, escape density and a length around the vectors and
+ * runs; in place too; one escape more or fewer than the symbols say is
+ * refused. */
+static void test_add_esc_kernels(void **state)
+{
+	static const size_t lens[] = {0, 1, 7, 8, 31, 33, 64, 1023, 1025,
+				      5000};
+	static const unsigned per_mille[] = {0, 20, 150, 1000};
+	const size_t mmax = 5000;
+	z4_add_esc_fn *fn[2] = {z4_delta_add_esc_portable,
+				z4_delta_add_esc_avx512()};
+	uint8_t *base = tc_xmalloc(8 * mmax), *z = tc_xmalloc(8 * mmax);
+	uint8_t *ref = tc_xmalloc(8 * mmax), *out = tc_xmalloc(8 * mmax);
+	uint8_t *s = tc_xmalloc(mmax), *w = tc_xmalloc(8 * mmax + 8);
+	uint64_t seed = 5;
+	(void)state;
+	print_message("AVX-512 escape kernel: %s\n", fn[1] ? "yes" : "no");
+	for (unsigned e = 2; e <= 8; e *= 2)
+		for (size_t li = 0; li < sizeof(lens) / sizeof(*lens); li++)
+			for (size_t d = 0; d < 4; d++) {
+				size_t m = lens[li], n;
+				for (size_t i = 0; i < m * e; i += 8)
+					z4_put64(base + i, tc_rng(&seed));
+				for (size_t i = 0; i < m; i++) {
+					uint64_t r = tc_rng(&seed), v = r >> 56;
+					if (r % 1000 < per_mille[d])
+						v = (r >> 20) | Z4_SUB_ESC;
+					memcpy(z + i * e, &v, e);
+				}
+				n = to_symbols(s, w, z, m, e);
+				z4_delta_add(ref, z, base, m, e);
+				for (int f = 0; f < 2 && fn[f]; f++) {
+					memset(out, 0xa5, m * e);
+					assert_int_equal(
+						fn[f](out, s, w, n, base, m, e),
+						0);
+					assert_memory_equal(out, ref, m * e);
+					memcpy(out, base, m * e);
+					assert_int_equal(
+						fn[f](out, s, w, n, out, m, e),
+						0);
+					assert_memory_equal(out, ref, m * e);
+					assert_int_equal(fn[f](out, s, w, n + 1,
+							       base, m, e),
+							 -1);
+					if (n)
+						assert_int_equal(
+							fn[f](out, s, w, n - 1,
+							      base, m, e),
+							-1);
+				}
+			}
+	free(base);
+	free(z);
+	free(ref);
+	free(out);
+	free(s);
+	free(w);
+}
+
 /* A weight tensor and its next step: small relative updates. */
 static void weights(uint8_t *w0, uint8_t *w1, size_t m, unsigned e,
 		    uint64_t seed)
@@ -402,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_words_wide_random),
 		cmocka_unit_test(test_small_moves_small_words),
 		cmocka_unit_test(test_find_escapes),
+		cmocka_unit_test(test_add_esc_kernels),
 		cmocka_unit_test(test_codec_picks_sub_for_updates),
 		cmocka_unit_test(test_sub_chunk_damage),
 		cmocka_unit_test(test_escape_layout_by_hand),
