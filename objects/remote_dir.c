@@ -22,6 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
+#if defined(__x86_64__)
+#include <xxh_x86dispatch.h> /* XXH3 on AVX2 / AVX-512 where there */
+#endif
 
 #include "z4_alloc.h"
 #include "z4_le.h"
