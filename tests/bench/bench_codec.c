@@ -16,9 +16,10 @@
  * the order-0 entropy of each 64 KiB block of each plane (kf: planes; delta:
  * XOR planes). Speeds are MB/s of decoded bytes, best of R runs, with 1
  * thread and with N (one z4_delta_ctx per thread); the coded bytes of both
- * runs are compared (identical: "same"). Deltas decode as a checkout's
- * chain does, with the base's id known (z4_delta_decode_known: the base
- * is not hashed again; the output always is).
+ * runs are compared (identical: "same"). Deltas decode as a checkout
+ * reads a chunk (core/chunkio.c): a chunk's steps in order, each against
+ * the one decoded just before, its id known (z4_delta_decode_known: the
+ * base is not hashed again; the output always is).
  * --synthetic adds generated kinds: dequantized int4 (group 128) and int8
  * (per row) weights stored as BF16, and a 0/1 mask as F32.
  */
@@ -52,16 +53,19 @@ typedef struct {
 	size_t nt;
 } stfile;
 
-/* A chunk job: src, optional base (same length), params. */
+/* A chunk job: src, optional base (same length), params; prev: the job
+ * whose chunk is the base (decode chains), or NO_PREV. */
 typedef struct {
 	const uint8_t *src, *base;
-	size_t len;
+	size_t len, prev;
 	unsigned elem, dtype;
 	z4_id base_id;
 	uint8_t *enc;
 	size_t enc_len, enc_cap;
 	int is_delta;
 } job;
+
+#define NO_PREV ((size_t)-1)
 
 static void die(const char *m)
 {
@@ -292,38 +296,53 @@ static void plane_baselines(double out[3], const uint8_t *x, const uint8_t *b,
 
 /* ---- running the codec ---- */
 
+/*
+ * A pool runs units: a unit is jobs order[start[u] .. start[u + 1]). To
+ * encode, or to decode keyframes, a unit is one job. Deltas decode as a
+ * checkout reads a chunk (core/chunkio.c): a unit is a chunk's chain of
+ * steps, each decoded into one of two buffers against the one before
+ * (just decoded, its id known: not hashed again; the output always is).
+ */
 typedef struct {
 	job *jobs;
+	const size_t *order, *start;
 	size_t n;
 	size_t next;
 	pthread_mutex_t mu;
 	int decode;
-	uint8_t *dec_buf_unused;
 } pool;
 
-static void run_job(z4_delta_ctx *ctx, job *j, int decode, uint8_t *tmp)
+static void run_unit(z4_delta_ctx *ctx, const pool *p, size_t u,
+		     uint8_t *buf[2])
 {
-	if (!decode) {
-		z4_delta_params par = {.elem_size = j->elem,
-				       .dtype = j->dtype};
-		if (j->base) {
-			par.base = j->base;
-			par.base_id = &j->base_id;
-			par.base_depth = 0;
+	const uint8_t *prev = NULL;
+
+	for (size_t i = p->start[u]; i < p->start[u + 1]; i++) {
+		job *j = &p->jobs[p->order[i]];
+		uint8_t *out = buf[i % 2];
+		if (!p->decode) {
+			z4_delta_params par = {.elem_size = j->elem,
+					       .dtype = j->dtype};
+			z4_delta_info info;
+			if (j->base) {
+				par.base = j->base;
+				par.base_id = &j->base_id;
+			}
+			if (z4_delta_encode(&j->enc_len, NULL, j->enc,
+					    j->enc_cap, ctx, j->src, j->len,
+					    &par) != Z4_OK)
+				die("encode failed");
+			z4_delta_info_read(&info, j->enc, j->enc_len);
+			j->is_delta = info.is_delta;
+			continue;
 		}
-		if (z4_delta_encode(&j->enc_len, NULL, j->enc, j->enc_cap, ctx,
-				    j->src, j->len, &par) != Z4_OK)
-			die("encode failed");
-		z4_delta_info info;
-		z4_delta_info_read(&info, j->enc, j->enc_len);
-		j->is_delta = info.is_delta;
-	} else {
-		/* As a checkout decodes a chain: each base was decoded and
-		 * verified just before, its id known (not hashed again). */
-		if (z4_delta_decode_known(tmp, j->len, ctx, j->enc, j->enc_len,
-					  j->base,
-					  j->base ? &j->base_id : NULL) != Z4_OK)
+		if (!prev)
+			prev = j->base;
+		if (z4_delta_decode_known(out, j->len, ctx, j->enc, j->enc_len,
+					  prev, prev ? &j->base_id : NULL) !=
+		    Z4_OK)
 			die("decode failed");
+		prev = out;
 	}
 }
 
@@ -331,26 +350,30 @@ static void *worker(void *arg)
 {
 	pool *p = arg;
 	z4_delta_ctx *ctx = z4_delta_ctx_new();
-	uint8_t *tmp = xmalloc(CHUNK);
+	uint8_t *buf[2] = {xmalloc(CHUNK), xmalloc(CHUNK)};
 	if (!ctx)
 		die("ctx");
 	for (;;) {
-		size_t i;
+		size_t u;
 		pthread_mutex_lock(&p->mu);
-		i = p->next++;
+		u = p->next++;
 		pthread_mutex_unlock(&p->mu);
-		if (i >= p->n)
+		if (u >= p->n)
 			break;
-		run_job(ctx, &p->jobs[i], p->decode, tmp);
+		run_unit(ctx, p, u, buf);
 	}
-	free(tmp);
+	free(buf[0]);
+	free(buf[1]);
 	z4_delta_ctx_free(ctx);
 	return NULL;
 }
 
-static double run_pool(job *jobs, size_t n, int threads, int decode)
+/* Seconds to run units [u0, u1) of order/start on `threads` threads. */
+static double run_pool(job *jobs, const size_t *order, const size_t *start,
+		       size_t u0, size_t u1, int threads, int decode)
 {
-	pool p = {.jobs = jobs, .n = n, .decode = decode};
+	pool p = {.jobs = jobs, .order = order, .start = start + u0,
+		  .n = u1 - u0, .decode = decode};
 	pthread_t th[64];
 	double t0;
 	pthread_mutex_init(&p.mu, NULL);
@@ -361,6 +384,38 @@ static double run_pool(job *jobs, size_t n, int threads, int decode)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&p.mu);
 	return now() - t0;
+}
+
+/* The units of jobs [0, nj): singles (order = start = 0, 1, .. nj), and
+ * chains: jobs [0, nk) alone, then each delta job's chain from the first
+ * whose base is no job's (start2[0 .. *n_units]). */
+static void make_units(size_t **single, size_t **order, size_t **start2,
+		       size_t *n_units, const job *jobs, size_t nj, size_t nk)
+{
+	size_t *next = xmalloc((nj + 1) * sizeof(size_t)), k = 0, u = 0;
+	*single = xmalloc((nj + 1) * sizeof(size_t));
+	*order = xmalloc((nj + 1) * sizeof(size_t));
+	*start2 = xmalloc((nj + 1) * sizeof(size_t));
+	for (size_t i = 0; i <= nj; i++) {
+		(*single)[i] = i;
+		next[i] = NO_PREV;
+	}
+	for (size_t i = nk; i < nj; i++)
+		if (jobs[i].prev != NO_PREV)
+			next[jobs[i].prev] = i;
+	for (size_t i = 0; i < nj; i++) {
+		if (i >= nk && jobs[i].prev != NO_PREV)
+			continue;
+		(*start2)[u++] = k;
+		(*order)[k++] = i;
+		if (i < nk)
+			continue;
+		for (size_t j = next[i]; j != NO_PREV; j = next[j])
+			(*order)[k++] = j;
+	}
+	(*start2)[u] = k;
+	*n_units = u;
+	free(next);
 }
 
 /* ---- one kind of file across a series ---- */
@@ -377,8 +432,11 @@ typedef struct {
 	size_t n_delta_chunks, n_delta_kept;
 } result;
 
+/* The jobs of a tensor's chunks; a base chunk that is the source of one
+ * of jobs [lo, hi) (the previous step's deltas) is that job's output. */
 static void add_jobs(job **jobs, size_t *nj, size_t *cap, const uint8_t *src,
-		     const uint8_t *base, size_t len, const char *dtype)
+		     const uint8_t *base, size_t len, const char *dtype,
+		     size_t lo, size_t hi)
 {
 	unsigned e = z4_delta_elem_size(dtype);
 	if (len % e)
@@ -390,6 +448,10 @@ static void add_jobs(job **jobs, size_t *nj, size_t *cap, const uint8_t *src,
 		j.src = src + o;
 		j.base = base ? base + o : NULL;
 		j.len = n;
+		j.prev = NO_PREV;
+		for (size_t i = lo; i < hi && j.base; i++)
+			if ((*jobs)[i].src == j.base && (*jobs)[i].len == n)
+				j.prev = i;
 		j.elem = e;
 		j.dtype = z4_delta_dtype(dtype);
 		if (base)
@@ -410,7 +472,8 @@ static void bench_kind(result *r, stfile *files, size_t nf, int threads,
 		       int repeat)
 {
 	job *jobs = NULL;
-	size_t nj = 0, cap = 0, n_kf_jobs;
+	size_t nj = 0, cap = 0, n_kf_jobs, prev_lo = 0, prev_hi = 0;
+	size_t *single, *order, *start, n_units;
 	double raw_all = 0;
 	uint64_t h1 = 0;
 
@@ -435,12 +498,13 @@ static void bench_kind(result *r, stfile *files, size_t nf, int threads,
 			r->p19_kf += b[1];
 			r->floor_kf += b[2];
 			add_jobs(&jobs, &nj, &cap, f->data + t->off, NULL,
-				 t->len, t->dtype);
+				 t->len, t->dtype, 0, 0);
 		}
 	}
 	n_kf_jobs = nj;
 	for (size_t s = 1; s < nf; s++) {
 		stfile *f = &files[s], *pf = &files[s - 1];
+		size_t step_lo = nj;
 		double hz = zstd_len(f->buf + 8, f->hdr_len - 8, 3) + 8;
 		r->raw_d += f->len;
 		r->ours_d += hz;
@@ -462,9 +526,12 @@ static void bench_kind(result *r, stfile *files, size_t nf, int threads,
 			r->bitx_d += b[0];
 			r->floor_d += b[2];
 			add_jobs(&jobs, &nj, &cap, f->data + t->off, base,
-				 t->len, t->dtype);
+				 t->len, t->dtype, prev_lo, prev_hi);
 		}
+		prev_lo = step_lo;
+		prev_hi = nj;
 	}
+	make_units(&single, &order, &start, &n_units, jobs, nj, n_kf_jobs);
 	for (size_t i = 0; i < nj; i++)
 		raw_all += jobs[i].len;
 	/* Keyframe and delta jobs apart, one thread (the acceptance figures
@@ -475,10 +542,14 @@ static void bench_kind(result *r, stfile *files, size_t nf, int threads,
 			raw_kf += jobs[i].len;
 		for (int k = 0; k < repeat; k++) {
 			double t[4];
-			t[0] = run_pool(jobs, n_kf_jobs, 1, 0);
-			t[1] = run_pool(jobs, n_kf_jobs, 1, 1);
-			t[2] = run_pool(jobs + n_kf_jobs, nj - n_kf_jobs, 1, 0);
-			t[3] = run_pool(jobs + n_kf_jobs, nj - n_kf_jobs, 1, 1);
+			t[0] = run_pool(jobs, single, single, 0, n_kf_jobs, 1,
+					0);
+			t[1] = run_pool(jobs, single, single, 0, n_kf_jobs, 1,
+					1);
+			t[2] = run_pool(jobs, single, single, n_kf_jobs, nj, 1,
+					0);
+			t[3] = run_pool(jobs, order, start, n_kf_jobs, n_units,
+					1, 1);
 			for (int i = 0; i < 4; i++)
 				b[i] = t[i] < b[i] ? t[i] : b[i];
 		}
@@ -494,8 +565,10 @@ static void bench_kind(result *r, stfile *files, size_t nf, int threads,
 		int th = pass == 0 ? 1 : threads;
 		double be = 1e30, bd = 1e30;
 		for (int k = 0; k < repeat; k++) {
-			double te = run_pool(jobs, nj, th, 0);
-			double td = run_pool(jobs, nj, th, 1);
+			double te = run_pool(jobs, single, single, 0, nj, th,
+					     0);
+			double td = run_pool(jobs, order, start, 0, n_units,
+					     th, 1);
 			be = te < be ? te : be;
 			bd = td < bd ? td : bd;
 		}
@@ -524,6 +597,9 @@ static void bench_kind(result *r, stfile *files, size_t nf, int threads,
 		free(jobs[i].enc);
 	}
 	free(jobs);
+	free(single);
+	free(order);
+	free(start);
 }
 
 /* ---- synthetic kinds ---- */
