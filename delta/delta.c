@@ -857,7 +857,6 @@ static void sub_planes(const uint8_t *zp[8], const uint8_t **mix,
  * planes then cost more than one coded symbol a word saves.
  */
 #define ESC_SHARE 8
-#define ESC_PIECE 4096 /* symbols made and scanned at a time */
 
 typedef struct {
 	size_t n_esc, est;
@@ -871,54 +870,27 @@ static uint64_t load_word(const uint8_t *p, unsigned e)
 	return e == 2 ? z4_le16(p) : e == 4 ? z4_le32(p) : z4_le64(p);
 }
 
-/* The symbols of the words z[0..m) (each min(z, ESC_SYM)) into s. */
-static void esc_symbols(uint8_t *s, const uint8_t *z, size_t m, unsigned e)
-{
-	/* Constant element sizes: each loop vectorizes. */
-#define SYMS(LOAD, E)                                                          \
-	for (size_t i = 0; i < m; i++) {                                       \
-		uint64_t v_ = LOAD(z + (E) * i);                               \
-		s[i] = (uint8_t)(v_ < ESC_SYM ? v_ : ESC_SYM);                 \
-	}
-	if (e == 2)
-		SYMS(z4_le16, 2)
-	else if (e == 4)
-		SYMS(z4_le32, 4)
-	else
-		SYMS(z4_le64, 8)
-#undef SYMS
-}
-
-static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *z,
-		    const uint8_t *base_top, size_t m, unsigned e)
+static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *src,
+		    const uint8_t *base, const uint8_t *base_top, size_t m,
+		    unsigned e)
 {
 	const size_t lim = m / ESC_SHARE;
 	const uint8_t *ep[8];
-	uint32_t *idx;
 	uint8_t *s, *w;
-	size_t n = 0;
+	size_t n;
 
 	c->est = SIZE_MAX;
 	if (m < CTX_MIN_PLANE)
 		return Z4_OK;
-	/* escape positions | symbols | escaped words | their planes */
-	Z4_TRY(scratch(&ctx->esc, &ctx->esc_cap, 4 * lim + m + 2 * lim * e));
-	idx = (uint32_t *)(void *)ctx->esc;
-	s = ctx->esc + 4 * lim;
+	/* symbols | escaped words | their planes */
+	Z4_TRY(scratch(&ctx->esc, &ctx->esc_cap, m + 2 * lim * e));
+	s = ctx->esc;
 	w = s + m;
-	/* By pieces, so data that escapes everywhere (fp32 weights) is
-	 * given up after the first. */
-	for (size_t i = 0, k, got; i < m; i += k, n += got) {
-		k = m - i < ESC_PIECE ? m - i : ESC_PIECE;
-		esc_symbols(s + i, z + i * e, k, e);
-		got = z4_delta_find_escapes(idx + n, lim - n, s + i, k);
-		if (got > lim - n)
-			return Z4_OK;
-		for (size_t j = n; j < n + got; j++)
-			idx[j] += (uint32_t)i;
-	}
-	for (size_t j = 0; j < n; j++)
-		memcpy(w + j * e, z + (size_t)idx[j] * e, e);
+	/* Data that escapes everywhere (fp32 weights) is given up as soon
+	 * as more than lim words have. */
+	n = z4_delta_sub_esc(s, w, lim, src, base, m, e);
+	if (n > lim)
+		return Z4_OK;
 	split_into(ep, w + lim * e, w, n, e, XFORM_PLANES);
 	c->n_esc = n;
 	c->streams[0] = s;
@@ -1107,11 +1079,9 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		/* Floats: the arithmetic delta, as escape-coded symbols under
 		 * the base's top plane (the one plane of the base they need,
 		 * where split_into() puts it). */
-		Z4_TRY(scratch(&ctx->sub, &ctx->sub_cap, src_len));
-		z4_delta_sub(ctx->sub, src, base, m, e);
 		split_top(bp, ctx->planes + src_len + (e - 1) * m, base, m, e,
 			  xform);
-		Z4_TRY(plan_esc(&esc, ctx, ctx->sub, bp[e - 1], m, e));
+		Z4_TRY(plan_esc(&esc, ctx, src, base, bp[e - 1], m, e));
 	}
 	if (esc.est != SIZE_MAX) {
 		/* At most 1/8 of the words escape: the plane forms below are
@@ -1140,6 +1110,8 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 			mix = mx;
 		}
 		if (sub) {
+			Z4_TRY(scratch(&ctx->sub, &ctx->sub_cap, src_len));
+			z4_delta_sub(ctx->sub, src, base, m, e);
 			sub_planes(zp, &zmix, ctx, bp, m, e);
 			zest = plan_delta(zplan, ctx->rw, zp, bp, zmix, m, e,
 					  SIZE_MAX);

@@ -104,6 +104,13 @@ static inline uint64_t esc_mask64(const uint8_t *p, size_t n)
 			store##E(z + i * E, (T)((T)(d << 1) ^ spread##E(d)));  \
 		}                                                              \
 	}                                                                      \
+	Z4_CLONES static void syms##E(uint8_t *s, const uint8_t *z, size_t m)  \
+	{                                                                      \
+		for (size_t i = 0; i < m; i++) {                               \
+			T v = load##E(z + i * E);                              \
+			s[i] = (uint8_t)(v < Z4_SUB_ESC ? v : Z4_SUB_ESC);     \
+		}                                                              \
+	}                                                                      \
 	/* The word of base b moved by the delta zz. */                       \
 	static inline T add1##E(T b, T zz)                                     \
 	{                                                                      \
@@ -171,13 +178,34 @@ void z4_delta_add_planes(uint8_t *dst, const uint8_t *const planes[],
 }
 
 /* Portable: by runs, the escapes' positions in a run found (without a
- * branch a block), the run's words moved by their symbols, then the
- * escaped ones by their words. */
+ * branch a block); to decode, the run's words moved by their symbols,
+ * then the escaped ones by their words. */
 #define ESC_RUN 1024
 
-int z4_delta_add_esc_portable(uint8_t *dst, const uint8_t *s,
-			      const uint8_t *w, size_t n, const uint8_t *base,
-			      size_t m, unsigned e)
+static size_t sub_esc_portable(uint8_t *s, uint8_t *w, size_t cap,
+			       const uint8_t *src, const uint8_t *base,
+			       size_t m, unsigned e)
+{
+	uint8_t z[8 * ESC_RUN];
+	uint32_t idx[ESC_RUN];
+	size_t n = 0;
+
+	for (size_t i = 0, k, c; i < m; i += k, n += c) {
+		k = m - i < ESC_RUN ? m - i : ESC_RUN;
+		BY_SIZE(e, sub, z, src + i * e, base + i * e, k);
+		BY_SIZE(e, syms, s + i, z, k);
+		c = z4_delta_find_escapes(idx, ESC_RUN, s + i, k);
+		if (c > cap - n)
+			return cap + 1;
+		for (size_t j = 0; j < c; j++)
+			memcpy(w + (n + j) * e, z + (size_t)idx[j] * e, e);
+	}
+	return n;
+}
+
+static int add_esc_portable(uint8_t *dst, const uint8_t *s, const uint8_t *w,
+			    size_t n, const uint8_t *base, size_t m,
+			    unsigned e)
 {
 	uint32_t idx[ESC_RUN];
 	size_t left = n;
@@ -192,6 +220,11 @@ int z4_delta_add_esc_portable(uint8_t *dst, const uint8_t *s,
 	}
 	return left ? -1 : 0;
 }
+
+const z4_esc_kernels z4_delta_esc_portable = {
+	.sub_esc = sub_esc_portable,
+	.add_esc = add_esc_portable,
+};
 
 /* Four positions a block are written whatever the block holds (those
  * past its count are overwritten by the next), so the loop does not
@@ -265,9 +298,106 @@ static inline unsigned lanes(size_t left, unsigned l)
 	return left < l ? (unsigned)left : l;
 }
 
+/* ord() and zigzag() of delta_sub.c's top comment, on SZ-bit lanes. */
+#define DEFINE_SUB_VEC(SZ)                                                     \
+	AVX512 static inline __m512i ord_##SZ(__m512i w)                       \
+	{                                                                      \
+		const __m512i top = _mm512_slli_epi##SZ(                       \
+			_mm512_set1_epi32(-1), SZ - 1);                        \
+		return _mm512_xor_si512(                                       \
+			w, _mm512_or_si512(_mm512_srai_epi##SZ(w, SZ - 1),     \
+					   top));                              \
+	}                                                                      \
+	AVX512 static inline __m512i zsub_##SZ(__m512i a, __m512i b)           \
+	{                                                                      \
+		__m512i d = _mm512_sub_epi##SZ(ord_##SZ(a), ord_##SZ(b));      \
+		return _mm512_xor_si512(_mm512_slli_epi##SZ(d, 1),             \
+					_mm512_srai_epi##SZ(d, SZ - 1));       \
+	}
+
 DEFINE_ADD1_VEC(16)
 DEFINE_ADD1_VEC(32)
 DEFINE_ADD1_VEC(64)
+DEFINE_SUB_VEC(16)
+DEFINE_SUB_VEC(32)
+DEFINE_SUB_VEC(64)
+
+/* The symbols are z saturated to a byte (vpmovus*b); the escaped words
+ * are compressed out of the vector into w (vpcompress*). */
+AVX512 static size_t sub_esc2_avx512(uint8_t *s, uint8_t *w, size_t cap,
+				     const uint8_t *src, const uint8_t *base,
+				     size_t m)
+{
+	const __m512i esc = _mm512_set1_epi16(Z4_SUB_ESC);
+	size_t n = 0;
+
+	for (size_t i = 0; i < m; i += 32) {
+		__mmask32 lm = (__mmask32)_bzhi_u32(~0u, lanes(m - i, 32));
+		__m512i z = zsub_16(_mm512_maskz_loadu_epi16(lm, src + 2 * i),
+				    _mm512_maskz_loadu_epi16(lm, base + 2 * i));
+		__mmask32 k = _mm512_cmpge_epu16_mask(z, esc);
+		size_t c = (size_t)_mm_popcnt_u32(k);
+		_mm256_mask_storeu_epi8(s + i, lm, _mm512_cvtusepi16_epi8(z));
+		if (c > cap - n)
+			return cap + 1;
+		_mm512_mask_compressstoreu_epi16(w + 2 * n, k, z);
+		n += c;
+	}
+	return n;
+}
+
+AVX512 static size_t sub_esc4_avx512(uint8_t *s, uint8_t *w, size_t cap,
+				     const uint8_t *src, const uint8_t *base,
+				     size_t m)
+{
+	const __m512i esc = _mm512_set1_epi32(Z4_SUB_ESC);
+	size_t n = 0;
+
+	for (size_t i = 0; i < m; i += 16) {
+		__mmask16 lm = (__mmask16)_bzhi_u32(~0u, lanes(m - i, 16));
+		__m512i z = zsub_32(_mm512_maskz_loadu_epi32(lm, src + 4 * i),
+				    _mm512_maskz_loadu_epi32(lm, base + 4 * i));
+		__mmask16 k = _mm512_cmpge_epu32_mask(z, esc);
+		size_t c = (size_t)_mm_popcnt_u32(k);
+		_mm_mask_storeu_epi8(s + i, lm, _mm512_cvtusepi32_epi8(z));
+		if (c > cap - n)
+			return cap + 1;
+		_mm512_mask_compressstoreu_epi32(w + 4 * n, k, z);
+		n += c;
+	}
+	return n;
+}
+
+AVX512 static size_t sub_esc8_avx512(uint8_t *s, uint8_t *w, size_t cap,
+				     const uint8_t *src, const uint8_t *base,
+				     size_t m)
+{
+	const __m512i esc = _mm512_set1_epi64(Z4_SUB_ESC);
+	size_t n = 0;
+
+	for (size_t i = 0; i < m; i += 8) {
+		__mmask8 lm = (__mmask8)_bzhi_u32(~0u, lanes(m - i, 8));
+		__m512i z = zsub_64(_mm512_maskz_loadu_epi64(lm, src + 8 * i),
+				    _mm512_maskz_loadu_epi64(lm, base + 8 * i));
+		__mmask8 k = _mm512_cmpge_epu64_mask(z, esc);
+		size_t c = (size_t)_mm_popcnt_u32(k);
+		_mm_mask_storeu_epi8(s + i, lm, _mm512_cvtusepi64_epi8(z));
+		if (c > cap - n)
+			return cap + 1;
+		_mm512_mask_compressstoreu_epi64(w + 8 * n, k, z);
+		n += c;
+	}
+	return n;
+}
+
+AVX512 static size_t sub_esc_avx512(uint8_t *s, uint8_t *w, size_t cap,
+				    const uint8_t *src, const uint8_t *base,
+				    size_t m, unsigned e)
+{
+	return e == 2 ? sub_esc2_avx512(s, w, cap, src, base, m)
+	       : e == 4 ? sub_esc4_avx512(s, w, cap, src, base, m)
+			: sub_esc8_avx512(s, w, cap, src, base, m);
+}
 
 AVX512 static int esc2_avx512(uint8_t *dst, const uint8_t *s,
 			      const uint8_t *w, size_t n, const uint8_t *base,
@@ -347,40 +477,57 @@ AVX512 static int add_esc_avx512(uint8_t *dst, const uint8_t *s,
 			: esc8_avx512(dst, s, w, n, base, m);
 }
 
-z4_add_esc_fn *z4_delta_add_esc_avx512(void)
+static const z4_esc_kernels avx512_kernels = {
+	.sub_esc = sub_esc_avx512,
+	.add_esc = add_esc_avx512,
+};
+
+const z4_esc_kernels *z4_delta_esc_avx512(void)
 {
 	if (__builtin_cpu_supports("avx512f") &&
 	    __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("avx512vl") &&
 	    __builtin_cpu_supports("avx512vbmi2") &&
 	    __builtin_cpu_supports("bmi2"))
-		return add_esc_avx512;
+		return &avx512_kernels;
 	return NULL;
 }
 
 #else
 
-z4_add_esc_fn *z4_delta_add_esc_avx512(void)
+const z4_esc_kernels *z4_delta_esc_avx512(void)
 {
 	return NULL;
 }
 
 #endif
 
+const z4_esc_kernels *z4_delta_esc_kernels(void)
+{
+	/* Racing first calls pick the same table: benign, and atomic. */
+	static const z4_esc_kernels *chosen;
+	const z4_esc_kernels *k = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+
+	if (!k) {
+		if (!z4_delta_env_flag("Z4_NO_AVX2") &&
+		    !z4_delta_env_flag("Z4_NO_AVX512"))
+			k = z4_delta_esc_avx512();
+		if (!k)
+			k = &z4_delta_esc_portable;
+		__atomic_store_n(&chosen, k, __ATOMIC_RELEASE);
+	}
+	return k;
+}
+
+size_t z4_delta_sub_esc(uint8_t *s, uint8_t *w, size_t cap,
+			const uint8_t *src, const uint8_t *base, size_t m,
+			unsigned e)
+{
+	return z4_delta_esc_kernels()->sub_esc(s, w, cap, src, base, m, e);
+}
+
 int z4_delta_add_esc(uint8_t *dst, const uint8_t *s, const uint8_t *w,
 		     size_t n, const uint8_t *base, size_t m, unsigned e)
 {
-	/* Racing first calls pick the same function: benign, and atomic. */
-	static z4_add_esc_fn *chosen;
-	z4_add_esc_fn *f = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
-
-	if (!f) {
-		if (!z4_delta_env_flag("Z4_NO_AVX2") &&
-		    !z4_delta_env_flag("Z4_NO_AVX512"))
-			f = z4_delta_add_esc_avx512();
-		if (!f)
-			f = z4_delta_add_esc_portable;
-		__atomic_store_n(&chosen, f, __ATOMIC_RELEASE);
-	}
-	return f(dst, s, w, n, base, m, e);
+	return z4_delta_esc_kernels()->add_esc(dst, s, w, n, base, m, e);
 }

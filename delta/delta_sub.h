@@ -34,6 +34,16 @@ size_t z4_delta_find_escapes(uint32_t *idx, size_t cap, const uint8_t *s,
 			     size_t m);
 
 /*
+ * The escape form of z4_delta_sub(src, base) in one pass, z itself never
+ * stored: s[i] = min(z[i], Z4_SUB_ESC) and the words z[i] >= Z4_SUB_ESC
+ * into w in order, while there are at most cap. Returns how many, or
+ * cap + 1 as soon as there are more (s and w then hold a prefix).
+ */
+size_t z4_delta_sub_esc(uint8_t *s, uint8_t *w, size_t cap,
+			const uint8_t *src, const uint8_t *base, size_t m,
+			unsigned e);
+
+/*
  * From one symbol a word, s[i] = min(z[i], Z4_SUB_ESC), and the words
  * w[0..n) of the escaped z (those >= Z4_SUB_ESC, in order): dst[i] = the
  * base's word moved by z[i]. Returns 0, or -1 with dst untouched when s
@@ -42,13 +52,20 @@ size_t z4_delta_find_escapes(uint32_t *idx, size_t cap, const uint8_t *s,
 int z4_delta_add_esc(uint8_t *dst, const uint8_t *s, const uint8_t *w,
 		     size_t n, const uint8_t *base, size_t m, unsigned e);
 
-/* Tests: the implementations z4_delta_add_esc() picks from, the portable
- * one and the AVX-512 one (NULL where the CPU lacks AVX-512 BW and
- * VBMI2); it takes the latter unless Z4_NO_AVX512 or Z4_NO_AVX2 is set. */
-typedef int z4_add_esc_fn(uint8_t *dst, const uint8_t *s, const uint8_t *w,
-			  size_t n, const uint8_t *base, size_t m, unsigned e);
-z4_add_esc_fn z4_delta_add_esc_portable;
-z4_add_esc_fn *z4_delta_add_esc_avx512(void);
+/* Tests: the implementations of the two above, portable and AVX-512
+ * (BW, VBMI2), chosen by z4_delta_esc_kernels(): the AVX-512 ones where
+ * the CPU has them, unless Z4_NO_AVX512 or Z4_NO_AVX2 is set. */
+typedef struct {
+	size_t (*sub_esc)(uint8_t *s, uint8_t *w, size_t cap,
+			  const uint8_t *src, const uint8_t *base, size_t m,
+			  unsigned e);
+	int (*add_esc)(uint8_t *dst, const uint8_t *s, const uint8_t *w,
+		       size_t n, const uint8_t *base, size_t m, unsigned e);
+} z4_esc_kernels;
+extern const z4_esc_kernels z4_delta_esc_portable;
+/* NULL where the CPU lacks them. */
+const z4_esc_kernels *z4_delta_esc_avx512(void);
+const z4_esc_kernels *z4_delta_esc_kernels(void);
 
 /* The same from z split in plain planes (planes[k][i] = byte k of z[i]),
  * merged on the way: one pass. dst may be base, not a plane. */

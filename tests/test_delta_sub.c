@@ -175,25 +175,27 @@ static size_t to_symbols(uint8_t *s, uint8_t *w, const uint8_t *z, size_t m,
 	return n;
 }
 
-/* Words moved by symbols and escapes: every implementation (portable and,
- * where the CPU has it, AVX-512) against z4_delta_add of the whole words,
- * for each word size, escape density and a length around the vectors and
- * runs; in place too; one escape more or fewer than the symbols say is
- * refused. */
-static void test_add_esc_kernels(void **state)
+/* The escape form both ways, every implementation (portable and, where
+ * the CPU has it, AVX-512) against z4_delta_sub / z4_delta_add of whole
+ * words, for each word size, escape density and a length around the
+ * vectors and runs: symbols and escaped words made from the words; words
+ * moved by them, also in place; one escape more or fewer than the
+ * symbols say is refused, one more than the cap given up. */
+static void test_esc_kernels(void **state)
 {
 	static const size_t lens[] = {0, 1, 7, 8, 31, 33, 64, 1023, 1025,
 				      5000};
 	static const unsigned per_mille[] = {0, 20, 150, 1000};
 	const size_t mmax = 5000;
-	z4_add_esc_fn *fn[2] = {z4_delta_add_esc_portable,
-				z4_delta_add_esc_avx512()};
+	const z4_esc_kernels *ks[2] = {&z4_delta_esc_portable,
+				       z4_delta_esc_avx512()};
 	uint8_t *base = tc_xmalloc(8 * mmax), *z = tc_xmalloc(8 * mmax);
-	uint8_t *ref = tc_xmalloc(8 * mmax), *out = tc_xmalloc(8 * mmax);
+	uint8_t *src = tc_xmalloc(8 * mmax), *out = tc_xmalloc(8 * mmax);
 	uint8_t *s = tc_xmalloc(mmax), *w = tc_xmalloc(8 * mmax + 8);
+	uint8_t *s2 = tc_xmalloc(mmax), *w2 = tc_xmalloc(8 * mmax + 8);
 	uint64_t seed = 5;
 	(void)state;
-	print_message("AVX-512 escape kernel: %s\n", fn[1] ? "yes" : "no");
+	print_message("AVX-512 escape kernels: %s\n", ks[1] ? "yes" : "no");
 	for (unsigned e = 2; e <= 8; e *= 2)
 		for (size_t li = 0; li < sizeof(lens) / sizeof(*lens); li++)
 			for (size_t d = 0; d < 4; d++) {
@@ -207,34 +209,53 @@ static void test_add_esc_kernels(void **state)
 					memcpy(z + i * e, &v, e);
 				}
 				n = to_symbols(s, w, z, m, e);
-				z4_delta_add(ref, z, base, m, e);
-				for (int f = 0; f < 2 && fn[f]; f++) {
+				z4_delta_add(src, z, base, m, e);
+				for (int k = 0; k < 2 && ks[k]; k++) {
+					const z4_esc_kernels *f = ks[k];
+					assert_int_equal(f->sub_esc(s2, w2, n,
+								    src, base,
+								    m, e),
+							 n);
+					assert_memory_equal(s2, s, m);
+					assert_memory_equal(w2, w, n * e);
+					if (n)
+						assert_int_equal(
+							f->sub_esc(s2, w2,
+								   n - 1, src,
+								   base, m, e),
+							n);
 					memset(out, 0xa5, m * e);
 					assert_int_equal(
-						fn[f](out, s, w, n, base, m, e),
+						f->add_esc(out, s, w, n, base,
+							   m, e),
 						0);
-					assert_memory_equal(out, ref, m * e);
+					assert_memory_equal(out, src, m * e);
 					memcpy(out, base, m * e);
 					assert_int_equal(
-						fn[f](out, s, w, n, out, m, e),
+						f->add_esc(out, s, w, n, out, m,
+							   e),
 						0);
-					assert_memory_equal(out, ref, m * e);
-					assert_int_equal(fn[f](out, s, w, n + 1,
-							       base, m, e),
+					assert_memory_equal(out, src, m * e);
+					assert_int_equal(f->add_esc(out, s, w,
+								    n + 1, base,
+								    m, e),
 							 -1);
 					if (n)
 						assert_int_equal(
-							fn[f](out, s, w, n - 1,
-							      base, m, e),
+							f->add_esc(out, s, w,
+								   n - 1, base,
+								   m, e),
 							-1);
 				}
 			}
 	free(base);
 	free(z);
-	free(ref);
+	free(src);
 	free(out);
 	free(s);
 	free(w);
+	free(s2);
+	free(w2);
 }
 
 /* A weight tensor and its next step: small relative updates. */
@@ -481,7 +502,7 @@ int main(void)
 		cmocka_unit_test(test_words_wide_random),
 		cmocka_unit_test(test_small_moves_small_words),
 		cmocka_unit_test(test_find_escapes),
-		cmocka_unit_test(test_add_esc_kernels),
+		cmocka_unit_test(test_esc_kernels),
 		cmocka_unit_test(test_codec_picks_sub_for_updates),
 		cmocka_unit_test(test_sub_chunk_damage),
 		cmocka_unit_test(test_escape_layout_by_hand),
