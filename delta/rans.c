@@ -196,6 +196,54 @@ static void count4(uint32_t *h, const uint8_t *p, size_t n)
 		h[s] += t[0][s] + t[1][s] + t[2][s];
 }
 
+/*
+ * Bytes mostly of a few values (exponents) count faster by compares, with
+ * a kernel's count8, than by increments. top8: the eight most frequent
+ * values of counts c (total t) into v; whether they make 70% of t.
+ */
+static int top8(uint8_t v[8], const uint32_t c[256], uint64_t t)
+{
+	uint8_t taken[256];
+	uint64_t cov = 0;
+
+	memset(taken, 0, sizeof(taken));
+	for (int j = 0; j < 8; j++) {
+		int b = -1;
+		for (int s = 0; s < 256; s++)
+			if (!taken[s] && (b < 0 || c[s] > c[b]))
+				b = s;
+		taken[b] = 1;
+		v[j] = (uint8_t)b;
+		cov += c[b];
+	}
+	return 10 * cov >= 7 * t;
+}
+
+/* Add p[0..n)'s byte counts to h: count4, or where the kernels have
+ * count8 and a long run's first COUNT_PROBE bytes are 70% eight values,
+ * the rest by count8 with those. */
+#define COUNT_PROBE 1024
+
+static void count_bytes(const z4_ransw_kernels *k, uint32_t *h,
+			const uint8_t *p, size_t n)
+{
+	uint32_t pre[256];
+	uint8_t v[8];
+
+	if (!k->count8 || n < 16 * COUNT_PROBE) {
+		count4(h, p, n);
+		return;
+	}
+	memset(pre, 0, sizeof(pre));
+	count4(pre, p, COUNT_PROBE);
+	for (int s = 0; s < 256; s++)
+		h[s] += pre[s];
+	if (top8(v, pre, COUNT_PROBE))
+		k->count8(h, p + COUNT_PROBE, n - COUNT_PROBE, v);
+	else
+		count4(h, p + COUNT_PROBE, n - COUNT_PROBE);
+}
+
 /* Scale counts (total > 0) to frequencies summing to 2^S, every present
  * symbol keeping at least 1. */
 static void normalize(uint16_t *f, const uint32_t *c, uint64_t total,
@@ -970,7 +1018,7 @@ typedef struct {
 /* Count block b's symbols; a rANS block also gets its frequencies (its
  * encoder symbols es are built only if a scalar coder needs them). */
 static void o0_plan(o0_block *b, const uint8_t *s, size_t bn, uint16_t *f,
-		    esym *es, uint32_t h[256])
+		    esym *es, uint32_t h[256], const z4_ransw_kernels *kern)
 {
 	int k = 0;
 
@@ -979,7 +1027,7 @@ static void o0_plan(o0_block *b, const uint8_t *s, size_t bn, uint16_t *f,
 	b->f = f;
 	b->es = es;
 	memset(h, 0, 256 * sizeof(*h));
-	count4(h, s, bn);
+	count_bytes(kern, h, s, bn);
 	for (int v = 0; v < 256; v++)
 		k += h[v] != 0;
 	b->kind = k == 1 ? BLOCK_CONST : BLOCK_RAW;
@@ -1074,7 +1122,8 @@ static int enc_o0(size_t *out_len, uint8_t *dst, size_t cap, z4_rans_work *w,
 		for (int i = 0; i < nb; i++, b += Z4_RANS_BLOCK) {
 			size_t bn = n - b < Z4_RANS_BLOCK ? n - b
 							  : Z4_RANS_BLOCK;
-			o0_plan(&blk[i], src + b, bn, w->freq[i], w->es[i], h);
+			o0_plan(&blk[i], src + b, bn, w->freq[i], w->es[i], h,
+				w->wide);
 			both &= blk[i].kind == BLOCK_RANS;
 		}
 		if (both) {
@@ -1484,6 +1533,7 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	size_t step, runs, run, sn;
 	uint64_t bits[3] = {0, 0, 0}, tabs[3] = {0, 0, 0};
 	uint32_t h[256];
+	uint8_t top[8];
 
 	est[0] = est[1] = est[2] = SIZE_MAX;
 	if (n == 0) {
@@ -1503,8 +1553,16 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	sn = runs * run;
 	/* order 0 */
 	memset(h, 0, sizeof(h));
-	for (size_t r = 0; r < runs && !only; r++)
-		count4(h, src + r * step, run);
+	/* The first run says whether count8 takes the others. */
+	for (size_t r = 0, fast = 0; r < runs && !only; r++) {
+		if (fast)
+			w->wide->count8(h, src + r * step, run, top);
+		else
+			count4(h, src + r * step, run);
+		if (!r)
+			fast = runs > 1 && w->wide->count8 &&
+			       top8(top, h, run);
+	}
 	if (!only) {
 		uint64_t t;
 		unsigned k;

@@ -147,6 +147,12 @@ typedef void z4_ransw_table_fn(uint32_t *t, const uint8_t *sym,
 			       const uint16_t *f, unsigned k);
 #define Z4_RANSW_TABLE_SLACK 16
 
+/* Add to h the byte counts of p[0..n), bytes that are mostly the eight
+ * distinct values v[]: those counted 64 at a time by compares, the others
+ * one by one. */
+typedef void z4_count8_fn(uint32_t h[256], const uint8_t *p, size_t n,
+			  const uint8_t v[8]);
+
 typedef struct {
 	const char *name; /* "portable", "avx2", "avx512" */
 	z4_ransw_rows_fn *rows;
@@ -157,6 +163,7 @@ typedef struct {
 	z4_ransc_enc_fn *ctx_enc; /* NULL: rans.c's scalar encoder */
 	z4_ransc_miss_fn *ctx_miss;
 	z4_ransw_table_fn *table;
+	z4_count8_fn *count8; /* NULL: rans.c counts by increments */
 } z4_ransw_kernels;
 
 /* The portable context row decoder and table builder. */

@@ -327,19 +327,50 @@ AVX512 static void table_avx512(uint32_t *t, const uint8_t *sym,
 	}
 }
 
-#define AVX512_KERNELS(miss)                                                   \
+/* On exponent planes (eight values ~95% of bytes) 2.5x the speed of
+ * four tables of increments, which wait on each other's stores. */
+__attribute__((target("avx512f,avx512bw,popcnt,bmi"))) static void
+count8_avx512bw(uint32_t h[256], const uint8_t *p, size_t n,
+		const uint8_t v[8])
+{
+	__m512i vv[8];
+	uint64_t c[8] = {0};
+	size_t i = 0;
+
+	for (int k = 0; k < 8; k++)
+		vv[k] = _mm512_set1_epi8((char)v[k]);
+	for (; i + 64 <= n; i += 64) {
+		__m512i x = _mm512_loadu_si512(p + i);
+		__mmask64 any = 0;
+		for (int k = 0; k < 8; k++) {
+			__mmask64 m = _mm512_cmpeq_epi8_mask(x, vv[k]);
+			c[k] += (uint64_t)_mm_popcnt_u64(m);
+			any |= m;
+		}
+		for (uint64_t r = ~any; r; r &= r - 1)
+			h[p[i + (size_t)__builtin_ctzll(r)]]++;
+	}
+	for (; i < n; i++)
+		h[p[i]]++;
+	for (int k = 0; k < 8; k++)
+		h[v[k]] += (uint32_t)c[k];
+}
+
+#define AVX512_KERNELS(miss, count8_)                                          \
 	{                                                                      \
 		.name = "avx512", .rows = z4_ransw_rows_avx2,                  \
 		.rows2 = rows2_avx512, .enc = enc_avx512, .enc2 = enc2_avx512, \
 		.ctx_rows = ctx_rows_avx512, .ctx_enc = ctx_enc_avx512,        \
 		.ctx_miss = (miss), .table = table_avx512,                     \
+		.count8 = (count8_),                                           \
 	}
 
 static const z4_ransw_kernels avx512_kernels =
-	AVX512_KERNELS(z4_ransc_miss_avx2);
+	AVX512_KERNELS(z4_ransc_miss_avx2, NULL);
 
 /* The same with AVX-512BW, which nearly every AVX-512 CPU has. */
-static const z4_ransw_kernels avx512bw_kernels = AVX512_KERNELS(miss_avx512bw);
+static const z4_ransw_kernels avx512bw_kernels =
+	AVX512_KERNELS(miss_avx512bw, count8_avx512bw);
 
 const z4_ransw_kernels *z4_ransw_avx512(void)
 {

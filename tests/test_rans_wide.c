@@ -217,6 +217,40 @@ static void test_kernels_match_portable(void **state)
 	free(dt);
 }
 
+/* The byte counters against a byte loop: lengths around the 64-byte
+ * steps, bytes from all eight values, some and none of them; counts add
+ * to what h held. */
+static void test_count8(void **state)
+{
+	static const size_t lens[] = {0, 1, 63, 64, 65, 1000, 4096, 70001};
+	uint8_t *p = tc_xmalloc(70001), v[8];
+	uint64_t seed = 9;
+	(void)state;
+	for (int k = 0; k < n_kern; k++) {
+		if (!kern[k]->count8)
+			continue;
+		for (size_t li = 0; li < sizeof(lens) / sizeof(*lens); li++)
+			for (unsigned mix = 0; mix <= 100; mix += 25) {
+				uint32_t h[256], ref[256];
+				size_t n = lens[li];
+				for (int j = 0; j < 8; j++)
+					v[j] = (uint8_t)(120 + 3 * j);
+				for (size_t i = 0; i < n; i++) {
+					uint64_t r = tc_rng(&seed);
+					p[i] = r % 100 < mix ? v[r >> 40 & 7]
+							     : (uint8_t)(r >> 48);
+				}
+				for (int s = 0; s < 256; s++)
+					h[s] = ref[s] = (uint32_t)s;
+				for (size_t i = 0; i < n; i++)
+					ref[p[i]]++;
+				kern[k]->count8(h, p, n, v);
+				assert_memory_equal(h, ref, sizeof(h));
+			}
+	}
+	free(p);
+}
+
 /* The encoder kernels against the coding step done in plain integer
  * arithmetic, for every frequency 1..4095 and states at the edges of
  * each quotient (x = q * f + 0 or f - 1, the largest x kept, the smallest
@@ -468,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_sizes_shapes),
 		cmocka_unit_test(test_ratio_near_order0),
 		cmocka_unit_test(test_kernels_match_portable),
+		cmocka_unit_test(test_count8),
 		cmocka_unit_test(test_encoder_step_exact),
 		cmocka_unit_test(test_truncations_and_flips),
 		cmocka_unit_test(test_bad_streams),
