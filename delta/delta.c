@@ -93,6 +93,10 @@
 #define CODEC_COUNT_V3 7
 #define CODEC_COUNT_V4 9
 
+/* Encoder only, never stored: a plane's plan left to the exact counts,
+ * the base's plane as context or order 0 (z4_rans_encode_side). */
+#define CODEC_PICK_SIDE 0xff
+
 /* Whose context a plane's codec takes: the base's co-located plane, the
  * mix plane (make_mix), or none. */
 #define SIDE_CODEC(c) ((c) == CODEC_RANSP || (c) == CODEC_RANSPW)
@@ -700,7 +704,20 @@ static int put_plane(uint8_t *codec, size_t *stored, uint8_t *out,
 	int rc;
 
 	*codec = CODEC_RAW;
-	if (plan.codec != CODEC_RAW) {
+	if (plan.codec == CODEC_PICK_SIDE) {
+		int model, wide = m >= WIDE_MIN_PLANE;
+		rc = z4_rans_encode_side(stored, &model, out, cap, ctx->rw,
+					 plane, m, side, wide);
+		if (rc < 0)
+			return rc;
+		if (rc == Z4_OK) {
+			*codec = model == Z4_RANS_WCTX	 ? CODEC_RANSPW
+				 : model == Z4_RANS_CTX ? CODEC_RANSP
+				 : wide			 ? CODEC_RANSW
+							 : CODEC_RANS0;
+			best = *stored;
+		}
+	} else if (plan.codec != CODEC_RAW) {
 		rc = z4_rans_encode(stored, out, cap, ctx->rw, plane, m,
 				    rans_model(plan.codec), side);
 		if (rc < 0)
@@ -754,11 +771,12 @@ static int put_planes(size_t *out_len, uint8_t *out, size_t pos, unsigned n,
 	for (unsigned k = 0; k < n; k++, t += HDR_PLANE) {
 		uint8_t codec;
 		size_t stored;
+		const uint8_t c = plan[k].codec;
 		int rc = put_plane(&codec, &stored, out + pos, budget - pos,
 				   ctx, planes[k], lens[k],
-				   SIDE_CODEC(plan[k].codec)   ? sides[k]
-				   : MIX_CODEC(plan[k].codec) ? mix
-								: NULL,
+				   SIDE_CODEC(c) || c == CODEC_PICK_SIDE ? sides[k]
+				   : MIX_CODEC(c)			   ? mix
+									   : NULL,
 				   plan[k], zstd);
 		if (rc != Z4_OK)
 			return rc;
@@ -852,7 +870,8 @@ static void sub_planes(const uint8_t *zp[8], const uint8_t **mix,
 
 /*
  * The escape candidate of a float delta (XFORM_ESC*): its streams (in
- * ctx->esc), their plans and the estimated total; est == SIZE_MAX: none.
+ * ctx->esc), their plans and the estimated size but for the symbols';
+ * est == SIZE_MAX: none.
  * More than one word in ESC_SHARE escaping is not tried: the escapes'
  * planes then cost more than one coded symbol a word saves.
  */
@@ -895,8 +914,11 @@ static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *src,
 	c->n_esc = n;
 	c->streams[0] = s;
 	c->lens[0] = m;
-	c->plan[0] = plan_plane(ctx->rw, s, m, base_top, NULL);
-	c->est = esc_header_len(e) + c->plan[0].est;
+	/* The symbols' codec is left to their exact counts at put_esc(),
+	 * which writes the candidate first: no estimate of them. */
+	c->plan[0].codec = CODEC_PICK_SIDE;
+	c->plan[0].est = 0;
+	c->est = esc_header_len(e);
 	for (unsigned k = 0; k < e; k++) {
 		c->streams[1 + k] = ep[k];
 		c->lens[1 + k] = n;
@@ -1126,6 +1148,17 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 			xform = xform == XFORM_ROT ? XFORM_SUB_ROT : XFORM_SUB;
 		}
 	}
+	if (ESC_XFORM(xform)) {
+		/* Written first: the keyframe must beat its size, not an
+		 * estimate of it. */
+		rc = put_esc(&len, dst, dst_cap, ctx, &esc, src_len, e,
+			     params->base_depth + 1, &id, base_id, xform,
+			     bp[e - 1]);
+		if (rc != Z4_OK)
+			return rc;
+		dest = len;
+		rc = OVER;
+	}
 	/* The keyframe's planes, low (largest) first: a delta estimated
 	 * clearly smaller (< 15/16) than some of them needs no more. */
 	kest = header_len(e, 0);
@@ -1154,8 +1187,7 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	if (grp.log2g)
 		rc = put_group(&len, dst, ctx, &grp, src_len, e, &id);
 	if (base && ESC_XFORM(xform))
-		rc = put_esc(&len, dst, dst_cap, ctx, &esc, src_len, e, depth,
-			     &id, base_id, xform, bp[e - 1]);
+		rc = Z4_OK; /* written above */
 	if (rc == OVER) {
 		size_t pos = put_header(dst, e, depth, src_len, &id, base_id,
 					xform);

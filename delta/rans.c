@@ -1307,26 +1307,25 @@ static void count_ctx(uint32_t (*cnt)[256], uint32_t ctot[256],
 	}
 }
 
-/* Layout: 32-byte bitmap of contexts with a table, their tables in
- * context order, then the payload (states and words) to the end. */
-static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
-		   z4_rans_work *w, const uint8_t *src, size_t n,
-		   const uint8_t *side, int model)
+/* Code src with the pairs count_ctx() left in w->cnt (contexts ctot),
+ * clearing them; their frequencies are in w->freq already if `have`. */
+static int enc_counted(size_t *out_len, uint8_t *dst, size_t cap,
+		       z4_rans_work *w, const uint8_t *src, size_t n,
+		       const uint8_t *side, int model, const uint32_t *ctot,
+		       int have)
 {
 	const unsigned S = model == Z4_RANS_WCTX ? Z4_RANSC_S : S_CTX;
 	uint8_t *o = dst, *end, *pl;
-	uint32_t ctot[256];
 	uint64_t bits = 0;
 	size_t hl = 32, plen;
 	int rare;
 
-	count_ctx(w->cnt, ctot, src, n, side,
-		  model == Z4_RANS_O1 ? Z4_RANS_O1 : Z4_RANS_CTX);
 	/* Only the contexts that occur get (and clear) a table. */
 	for (int c = 0; c < 256; c++) {
 		if (!ctot[c])
 			continue;
-		normalize(w->freq[c], w->cnt[c], ctot[c], S);
+		if (!have)
+			normalize(w->freq[c], w->cnt[c], ctot[c], S);
 		hl += table_len(w->freq[c]);
 		/* The wide kernel encoder needs neither reciprocals nor a
 		 * guess of how often states shed. */
@@ -1368,6 +1367,21 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 	*out_len = (size_t)(o + plen - dst);
 	return Z4_OK;
 }
+
+/* Layout: 32-byte bitmap of contexts with a table, their tables in
+ * context order, then the payload (states and words) to the end. */
+static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
+		   z4_rans_work *w, const uint8_t *src, size_t n,
+		   const uint8_t *side, int model)
+{
+	uint32_t ctot[256];
+
+	count_ctx(w->cnt, ctot, src, n, side,
+		  model == Z4_RANS_O1 ? Z4_RANS_O1 : Z4_RANS_CTX);
+	return enc_counted(out_len, dst, cap, w, src, n, side, model, ctot,
+			   0);
+}
+
 
 static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 		   size_t len, const uint8_t *side, int model)
@@ -1665,4 +1679,49 @@ size_t z4_rans_estimate_side(z4_rans_work *w, const uint8_t *src, size_t n,
 
 	estimate(est, w, src, n, side, EST_SIDE_ONLY);
 	return est[2];
+}
+
+/* ---- the context model or order 0, by exact counts ---- */
+
+int z4_rans_encode_side(size_t *out_len, int *model, uint8_t *dst,
+			size_t cap, z4_rans_work *w, const uint8_t *src,
+			size_t n, const uint8_t *side, int wide)
+{
+	const unsigned S = wide ? Z4_RANSC_S : S_CTX;
+	const size_t nb = (n + Z4_RANS_BLOCK - 1) / Z4_RANS_BLOCK;
+	uint32_t ctot[256], h[256];
+	uint16_t f0[256];
+	uint64_t bc = 0;
+	size_t ec = 32 + STATE_BYTES, e0;
+
+	*out_len = 0;
+	count_ctx(w->cnt, ctot, src, n, side, Z4_RANS_CTX);
+	memset(h, 0, sizeof(h));
+	/* Each model's tables as written and its symbols' code lengths
+	 * under them; order 0 as if one table served every block. */
+	for (int c = 0; c < 256; c++) {
+		if (!ctot[c])
+			continue;
+		normalize(w->freq[c], w->cnt[c], ctot[c], S);
+		ec += table_len(w->freq[c]);
+		bc += code_bits(w, w->cnt[c], w->freq[c], S);
+		for (int v = 0; v < 256; v++)
+			h[v] += w->cnt[c][v];
+	}
+	ec += (size_t)(bc >> 16) / 8;
+	normalize(f0, h, n, S_O0);
+	e0 = (size_t)(code_bits(w, h, f0, S_O0) >> 16) / 8 +
+	     (table_len(f0) + 5) * nb + STATE_BYTES * nb;
+	/* As the planner judges estimates: the context model must beat
+	 * order 0 by 1/32 to pay its slower decode. */
+	if (ec >= e0 - e0 / 32) {
+		for (int c = 0; c < 256; c++)
+			if (ctot[c])
+				memset(w->cnt[c], 0, sizeof(w->cnt[c]));
+		*model = wide ? Z4_RANS_W0 : Z4_RANS_O0;
+		return enc_o0(out_len, dst, cap, w, src, n, wide);
+	}
+	*model = wide ? Z4_RANS_WCTX : Z4_RANS_CTX;
+	return enc_counted(out_len, dst, cap, w, src, n, side, *model, ctot,
+			   1);
 }

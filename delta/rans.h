@@ -54,6 +54,17 @@ int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,
 		   z4_rans_work *w, const uint8_t *src, size_t n, int model,
 		   const uint8_t *side);
 
+/*
+ * Encode src[0..n) with the context model of side (Z4_RANS_WCTX if wide,
+ * else Z4_RANS_CTX), or order 0 (Z4_RANS_W0, Z4_RANS_O0) where the exact
+ * counts say that codes at least 31/32 as small: the choice a planner
+ * makes from estimates, without their sampling. *model says which; else
+ * as z4_rans_encode().
+ */
+int z4_rans_encode_side(size_t *out_len, int *model, uint8_t *dst,
+			size_t cap, z4_rans_work *w, const uint8_t *src,
+			size_t n, const uint8_t *side, int wide);
+
 /* Decode exactly n bytes into dst from the whole of src[0..len).
  * Z4_ECORRUPT, Z4_ENOMEM. dst must not overlap src or side. */
 int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,

@@ -126,6 +126,47 @@ static void test_models_compress(void **state)
 	free(side);
 }
 
+/* z4_rans_encode_side picks the side context where the plane follows
+ * it, order 0 where the side says nothing (a random side over a skewed
+ * plane: 256 context tables for nothing); narrow and wide; the model it
+ * reports decodes the stream. */
+static void test_encode_side_picks(void **state)
+{
+	static const size_t sizes[] = {5000, 70001};
+	(void)state;
+	for (size_t si = 0; si < 2; si++)
+		for (int wide = 0; wide < 2; wide++)
+			for (int follows = 0; follows < 2; follows++) {
+				size_t n = sizes[si], cap = 2 * n + 65536, len;
+				uint8_t *src = tc_xmalloc(n);
+				uint8_t *side = tc_xmalloc(n);
+				uint8_t *enc = tc_xmalloc(cap);
+				uint8_t *out = tc_xmalloc(n);
+				int model = -1, ctx;
+				fill(side, NULL, n, follows ? 4 : 2, 11 + si);
+				fill(src, side, n, follows ? 5 : 1, 13 + si);
+				assert_int_equal(z4_rans_encode_side(
+							 &len, &model, enc, cap,
+							 w, src, n, side, wide),
+						 Z4_OK);
+				ctx = model == Z4_RANS_CTX ||
+				      model == Z4_RANS_WCTX;
+				assert_int_equal(ctx, follows);
+				assert_int_equal(model == Z4_RANS_W0 ||
+							 model == Z4_RANS_WCTX,
+						 wide);
+				assert_int_equal(z4_rans_decode(out, n, w, enc,
+								len, model,
+								side),
+						 Z4_OK);
+				assert_memory_equal(out, src, n);
+				free(src);
+				free(side);
+				free(enc);
+				free(out);
+			}
+}
+
 static void test_estimates(void **state)
 {
 	const size_t n = 1 << 20;
@@ -595,6 +636,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_models_sizes_shapes),
 		cmocka_unit_test(test_models_compress),
+		cmocka_unit_test(test_encode_side_picks),
 		cmocka_unit_test(test_estimates),
 		cmocka_unit_test(test_golden_streams),
 		cmocka_unit_test(test_truncations_and_flips),
