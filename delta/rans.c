@@ -1515,22 +1515,34 @@ static void count_pairs(uint16_t (*cnt)[256], const uint8_t *c,
 		}                                                              \
 	} while (0)
 
-/* Count one sample run's pairs (lanes) and contexts (ctot). */
-static void count_run(uint16_t (*cnt)[256], uint32_t ctot[256],
-		      const uint8_t *s, const uint8_t *c, size_t run,
-		      size_t off, int model)
+/* Count one sample run's (context, symbol) pairs. */
+static void count_run(uint16_t (*cnt)[256], const uint8_t *s,
+		      const uint8_t *c, size_t run, size_t off, int model)
 {
 	if (model == 2) {
 		count_pairs(cnt, c, s, run);
-		count4(ctot, c, run);
 		return;
 	}
-	{
-		uint8_t prev = off ? s[-1] : 0;
-		cnt[prev][s[0]]++;
-		ctot[prev]++;
-		count_pairs(cnt, s, s + 1, run - 1);
-		count4(ctot, s, run - 1);
+	cnt[off ? s[-1] : 0][s[0]]++;
+	count_pairs(cnt, s, s + 1, run - 1);
+}
+
+/* Add the bytes of the sample runs of p to h: the first by increments,
+ * the others by count8 where the kernels have it and the first run is
+ * 70% eight values. */
+static void count_runs(const z4_ransw_kernels *k, uint32_t h[256],
+		       const uint8_t *p, size_t runs, size_t step, size_t run)
+{
+	uint8_t top[8];
+	int fast = 0;
+
+	for (size_t r = 0; r < runs; r++) {
+		if (fast)
+			k->count8(h, p + r * step, run, top);
+		else
+			count4(h, p + r * step, run);
+		if (!r)
+			fast = runs > 1 && k->count8 && top8(top, h, run);
 	}
 }
 
@@ -1547,7 +1559,6 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	size_t step, runs, run, sn;
 	uint64_t bits[3] = {0, 0, 0}, tabs[3] = {0, 0, 0};
 	uint32_t h[256];
-	uint8_t top[8];
 
 	est[0] = est[1] = est[2] = SIZE_MAX;
 	if (n == 0) {
@@ -1567,16 +1578,8 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	sn = runs * run;
 	/* order 0 */
 	memset(h, 0, sizeof(h));
-	/* The first run says whether count8 takes the others. */
-	for (size_t r = 0, fast = 0; r < runs && !only; r++) {
-		if (fast)
-			w->wide->count8(h, src + r * step, run, top);
-		else
-			count4(h, src + r * step, run);
-		if (!r)
-			fast = runs > 1 && w->wide->count8 &&
-			       top8(top, h, run);
-	}
+	if (!only)
+		count_runs(w->wide, h, src, runs, step, run);
 	if (!only) {
 		uint64_t t;
 		unsigned k;
@@ -1595,11 +1598,22 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 			continue;
 		uint32_t ctot[256];
 		unsigned used = 0;
-		memset(ctot, 0, sizeof(ctot));
 		for (size_t r = 0; r < runs; r++)
-			count_run(w->ecnt, ctot, src + r * step,
+			count_run(w->ecnt, src + r * step,
 				  model == 2 ? side + r * step : NULL, run,
 				  r * step, model);
+		if (model == 2) {
+			memset(ctot, 0, sizeof(ctot));
+			count_runs(w->wide, ctot, side, runs, step, run);
+		} else {
+			/* A run's contexts are the byte before it and its
+			 * bytes but the last: order 0's counts, moved. */
+			memcpy(ctot, h, sizeof(ctot));
+			for (size_t r = 0; r < runs; r++) {
+				ctot[r ? src[r * step - 1] : 0]++;
+				ctot[src[r * step + run - 1]]--;
+			}
+		}
 		for (int c = 0; c < 256; c++)
 			used += ctot[c] != 0;
 		tabs[model] = 32 + STATE_BYTES;
