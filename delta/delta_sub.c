@@ -409,12 +409,12 @@ AVX512 static int esc2_avx512(uint8_t *dst, const uint8_t *s,
 		__mmask32 lm = (__mmask32)_bzhi_u32(~0u, lanes(m - i, 32));
 		__m256i sv = _mm256_maskz_loadu_epi8(lm, s + i);
 		__mmask32 k = _mm256_cmpeq_epi8_mask(sv, esc);
-		__m512i z = _mm512_mask_expandloadu_epi16(
-			_mm512_cvtepu8_epi16(sv), k, w);
-		__m512i b = _mm512_maskz_loadu_epi16(lm, base + 2 * i);
 		size_t c = (size_t)_mm_popcnt_u32(k);
-		if (c > n)
+		__m512i z, b;
+		if (c > n) /* before reading words past the last */
 			return -1;
+		z = _mm512_mask_expandloadu_epi16(_mm512_cvtepu8_epi16(sv), k, w);
+		b = _mm512_maskz_loadu_epi16(lm, base + 2 * i);
 		n -= c;
 		w += 2 * c;
 		_mm512_mask_storeu_epi16(dst + 2 * i, lm, add1_16(b, z));
@@ -432,12 +432,12 @@ AVX512 static int esc4_avx512(uint8_t *dst, const uint8_t *s,
 		__mmask16 lm = (__mmask16)_bzhi_u32(~0u, lanes(m - i, 16));
 		__m128i sv = _mm_maskz_loadu_epi8(lm, s + i);
 		__mmask16 k = _mm_cmpeq_epi8_mask(sv, esc);
-		__m512i z = _mm512_mask_expandloadu_epi32(
-			_mm512_cvtepu8_epi32(sv), k, w);
-		__m512i b = _mm512_maskz_loadu_epi32(lm, base + 4 * i);
 		size_t c = (size_t)_mm_popcnt_u32(k);
-		if (c > n)
+		__m512i z, b;
+		if (c > n) /* before reading words past the last */
 			return -1;
+		z = _mm512_mask_expandloadu_epi32(_mm512_cvtepu8_epi32(sv), k, w);
+		b = _mm512_maskz_loadu_epi32(lm, base + 4 * i);
 		n -= c;
 		w += 4 * c;
 		_mm512_mask_storeu_epi32(dst + 4 * i, lm, add1_32(b, z));
@@ -455,12 +455,12 @@ AVX512 static int esc8_avx512(uint8_t *dst, const uint8_t *s,
 		__mmask8 lm = (__mmask8)_bzhi_u32(~0u, lanes(m - i, 8));
 		__m128i sv = _mm_maskz_loadu_epi8(lm, s + i);
 		__mmask8 k = (__mmask8)_mm_cmpeq_epi8_mask(sv, esc);
-		__m512i z = _mm512_mask_expandloadu_epi64(
-			_mm512_cvtepu8_epi64(sv), k, w);
-		__m512i b = _mm512_maskz_loadu_epi64(lm, base + 8 * i);
 		size_t c = (size_t)_mm_popcnt_u32(k);
-		if (c > n)
+		__m512i z, b;
+		if (c > n) /* before reading words past the last */
 			return -1;
+		z = _mm512_mask_expandloadu_epi64(_mm512_cvtepu8_epi64(sv), k, w);
+		b = _mm512_maskz_loadu_epi64(lm, base + 8 * i);
 		n -= c;
 		w += 8 * c;
 		_mm512_mask_storeu_epi64(dst + 8 * i, lm, add1_64(b, z));
