@@ -772,12 +772,12 @@ static int put_planes(size_t *out_len, uint8_t *out, size_t pos, unsigned n,
 		uint8_t codec;
 		size_t stored;
 		const uint8_t c = plan[k].codec;
-		int rc = put_plane(&codec, &stored, out + pos, budget - pos,
-				   ctx, planes[k], lens[k],
-				   SIDE_CODEC(c) || c == CODEC_PICK_SIDE ? sides[k]
-				   : MIX_CODEC(c)			   ? mix
-									   : NULL,
-				   plan[k], zstd);
+		const uint8_t *side = MIX_CODEC(c) ? mix : NULL;
+		int rc;
+		if (SIDE_CODEC(c) || c == CODEC_PICK_SIDE)
+			side = sides[k];
+		rc = put_plane(&codec, &stored, out + pos, budget - pos, ctx,
+			       planes[k], lens[k], side, plan[k], zstd);
 		if (rc != Z4_OK)
 			return rc;
 		t[0] = codec;

@@ -413,7 +413,8 @@ AVX512 static int esc2_avx512(uint8_t *dst, const uint8_t *s,
 		__m512i z, b;
 		if (c > n) /* before reading words past the last */
 			return -1;
-		z = _mm512_mask_expandloadu_epi16(_mm512_cvtepu8_epi16(sv), k, w);
+		z = _mm512_mask_expandloadu_epi16(
+			_mm512_cvtepu8_epi16(sv), k, w);
 		b = _mm512_maskz_loadu_epi16(lm, base + 2 * i);
 		n -= c;
 		w += 2 * c;
@@ -436,7 +437,8 @@ AVX512 static int esc4_avx512(uint8_t *dst, const uint8_t *s,
 		__m512i z, b;
 		if (c > n) /* before reading words past the last */
 			return -1;
-		z = _mm512_mask_expandloadu_epi32(_mm512_cvtepu8_epi32(sv), k, w);
+		z = _mm512_mask_expandloadu_epi32(
+			_mm512_cvtepu8_epi32(sv), k, w);
 		b = _mm512_maskz_loadu_epi32(lm, base + 4 * i);
 		n -= c;
 		w += 4 * c;
@@ -459,7 +461,8 @@ AVX512 static int esc8_avx512(uint8_t *dst, const uint8_t *s,
 		__m512i z, b;
 		if (c > n) /* before reading words past the last */
 			return -1;
-		z = _mm512_mask_expandloadu_epi64(_mm512_cvtepu8_epi64(sv), k, w);
+		z = _mm512_mask_expandloadu_epi64(
+			_mm512_cvtepu8_epi64(sv), k, w);
 		b = _mm512_maskz_loadu_epi64(lm, base + 8 * i);
 		n -= c;
 		w += 8 * c;

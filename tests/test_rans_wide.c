@@ -237,8 +237,9 @@ static void test_count8(void **state)
 					v[j] = (uint8_t)(120 + 3 * j);
 				for (size_t i = 0; i < n; i++) {
 					uint64_t r = tc_rng(&seed);
+					uint8_t any = (uint8_t)(r >> 48);
 					p[i] = r % 100 < mix ? v[r >> 40 & 7]
-							     : (uint8_t)(r >> 48);
+							     : any;
 				}
 				for (int s = 0; s < 256; s++)
 					h[s] = ref[s] = (uint32_t)s;
