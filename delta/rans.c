@@ -1382,7 +1382,6 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 			   0);
 }
 
-
 static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 		   size_t len, const uint8_t *side, int model)
 {
@@ -1578,11 +1577,10 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	sn = runs * run;
 	/* order 0 */
 	memset(h, 0, sizeof(h));
-	if (!only)
-		count_runs(w->wide, h, src, runs, step, run);
 	if (!only) {
 		uint64_t t;
 		unsigned k;
+		count_runs(w->wide, h, src, runs, step, run);
 		bits[0] = ent_q16(w, h, &t, &k);
 		tabs[0] = (1 + k * 3 / 2 + 5) *
 			  ((n + Z4_RANS_BLOCK - 1) / Z4_RANS_BLOCK);
@@ -1709,6 +1707,9 @@ int z4_rans_encode_side(size_t *out_len, int *model, uint8_t *dst,
 	size_t ec = 32 + STATE_BYTES, e0;
 
 	*out_len = 0;
+	*model = wide ? Z4_RANS_W0 : Z4_RANS_O0;
+	if (!n)
+		return enc_o0(out_len, dst, cap, w, src, n, wide);
 	count_ctx(w->cnt, ctot, src, n, side, Z4_RANS_CTX);
 	memset(h, 0, sizeof(h));
 	/* Each model's tables as written and its symbols' code lengths
@@ -1732,7 +1733,6 @@ int z4_rans_encode_side(size_t *out_len, int *model, uint8_t *dst,
 		for (int c = 0; c < 256; c++)
 			if (ctot[c])
 				memset(w->cnt[c], 0, sizeof(w->cnt[c]));
-		*model = wide ? Z4_RANS_W0 : Z4_RANS_O0;
 		return enc_o0(out_len, dst, cap, w, src, n, wide);
 	}
 	*model = wide ? Z4_RANS_WCTX : Z4_RANS_CTX;
