@@ -265,33 +265,10 @@ void z4_delta_add(uint8_t *dst, const uint8_t *z, const uint8_t *base,
 	__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi2,"        \
 			       "bmi,bmi2,popcnt")))
 
-/*
- * AVX-512: a vector of words a step, in one pass. The symbols widen to
- * the words' lanes, the escaped words are expanded from w into the lanes
- * whose symbol escapes (VBMI2 for 16-bit lanes), and every lane moves as
- * add1 does: no positions collected, no branch on escapes. Lanes past m
- * are masked off, in loads and stores.
- */
-#define DEFINE_ADD1_VEC(SZ)                                                    \
-	AVX512 static inline __m512i add1_##SZ(__m512i b, __m512i z)           \
-	{                                                                      \
-		const __m512i one = _mm512_srli_epi##SZ(                       \
-			_mm512_set1_epi32(-1), SZ - 1);                        \
-		const __m512i top = _mm512_slli_epi##SZ(one, SZ - 1);          \
-		__m512i d = _mm512_xor_si512(                                  \
-			_mm512_srli_epi##SZ(z, 1),                             \
-			_mm512_sub_epi##SZ(_mm512_setzero_si512(),             \
-					   _mm512_and_si512(z, one)));         \
-		__m512i o = _mm512_add_epi##SZ(                                \
-			_mm512_xor_si512(b, _mm512_or_si512(                   \
-				_mm512_srai_epi##SZ(b, SZ - 1), top)),         \
-			d);                                                    \
-		__m512i so = _mm512_srai_epi##SZ(o, SZ - 1);                   \
-		return _mm512_xor_si512(                                       \
-			o, _mm512_or_si512(_mm512_ternarylogic_epi32(          \
-						   so, so, so, 0x55),          \
-					   top));                              \
-	}
+/* AVX-512 (BW; VBMI2 for 16-bit lanes): the escape form a vector of
+ * words a step, in one pass each way; lanes past m are masked off in
+ * loads and stores. */
+
 /* The lanes of a vector of l that hold words, of `left` still to do. */
 static inline unsigned lanes(size_t left, unsigned l)
 {
@@ -315,12 +292,32 @@ static inline unsigned lanes(size_t left, unsigned l)
 					_mm512_srai_epi##SZ(d, SZ - 1));       \
 	}
 
-DEFINE_ADD1_VEC(16)
-DEFINE_ADD1_VEC(32)
-DEFINE_ADD1_VEC(64)
 DEFINE_SUB_VEC(16)
 DEFINE_SUB_VEC(32)
 DEFINE_SUB_VEC(64)
+
+/* add1 of the words above: b moved by the delta z. */
+#define DEFINE_ADD1_VEC(SZ)                                                    \
+	AVX512 static inline __m512i add1_##SZ(__m512i b, __m512i z)           \
+	{                                                                      \
+		const __m512i one = _mm512_srli_epi##SZ(                       \
+			_mm512_set1_epi32(-1), SZ - 1);                        \
+		const __m512i top = _mm512_slli_epi##SZ(one, SZ - 1);          \
+		__m512i d = _mm512_xor_si512(                                  \
+			_mm512_srli_epi##SZ(z, 1),                             \
+			_mm512_sub_epi##SZ(_mm512_setzero_si512(),             \
+					   _mm512_and_si512(z, one)));         \
+		__m512i o = _mm512_add_epi##SZ(ord_##SZ(b), d);                \
+		__m512i so = _mm512_srai_epi##SZ(o, SZ - 1);                   \
+		return _mm512_xor_si512(                                       \
+			o, _mm512_or_si512(_mm512_ternarylogic_epi32(          \
+						   so, so, so, 0x55),          \
+					   top));                              \
+	}
+
+DEFINE_ADD1_VEC(16)
+DEFINE_ADD1_VEC(32)
+DEFINE_ADD1_VEC(64)
 
 /* The symbols are z saturated to a byte (vpmovus*b); the escaped words
  * are compressed out of the vector into w (vpcompress*). */
@@ -399,6 +396,9 @@ AVX512 static size_t sub_esc_avx512(uint8_t *s, uint8_t *w, size_t cap,
 			: sub_esc8_avx512(s, w, cap, src, base, m);
 }
 
+/* Decode: the symbols widen to the words' lanes, the escaped words are
+ * expanded from w into the lanes whose symbol escapes, and every lane
+ * moves as add1 does: no positions collected, no branch on escapes. */
 AVX512 static int esc2_avx512(uint8_t *dst, const uint8_t *s,
 			      const uint8_t *w, size_t n, const uint8_t *base,
 			      size_t m)
