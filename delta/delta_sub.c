@@ -319,165 +319,91 @@ DEFINE_ADD1_VEC(16)
 DEFINE_ADD1_VEC(32)
 DEFINE_ADD1_VEC(64)
 
-/* The symbols are z saturated to a byte (vpmovus*b); the escaped words
- * are compressed out of the vector into w (vpcompress*). */
-AVX512 static size_t sub_esc2_avx512(uint8_t *s, uint8_t *w, size_t cap,
-				     const uint8_t *src, const uint8_t *base,
-				     size_t m)
-{
-	const __m512i esc = _mm512_set1_epi16(Z4_SUB_ESC);
-	size_t n = 0;
-
-	for (size_t i = 0; i < m; i += 32) {
-		__mmask32 lm = (__mmask32)_bzhi_u32(~0u, lanes(m - i, 32));
-		__m512i z = zsub_16(_mm512_maskz_loadu_epi16(lm, src + 2 * i),
-				    _mm512_maskz_loadu_epi16(lm, base + 2 * i));
-		__mmask32 k = _mm512_cmpge_epu16_mask(z, esc);
-		size_t c = (size_t)_mm_popcnt_u32(k);
-		_mm256_mask_storeu_epi8(s + i, lm, _mm512_cvtusepi16_epi8(z));
-		if (c > cap - n)
-			return cap + 1;
-		_mm512_mask_compressstoreu_epi16(w + 2 * n, k, z);
-		n += c;
+/* Encode, SZ-bit words L to a vector: the symbols are z saturated to a
+ * byte (CVT, stored by STORE), the escaped words compressed out of the
+ * vector into w. */
+#define DEFINE_SUB_ESC(SZ, L, MT, CVT, STORE)                                  \
+	AVX512 static size_t sub_esc##SZ##_avx512(                             \
+		uint8_t *s, uint8_t *w, size_t cap, const uint8_t *src,        \
+		const uint8_t *base, size_t m)                                 \
+	{                                                                      \
+		const __m512i esc = _mm512_set1_epi##SZ(Z4_SUB_ESC);           \
+		size_t n = 0;                                                  \
+		for (size_t i = 0; i < m; i += L) {                            \
+			const size_t o = i * SZ / 8;                           \
+			MT lm = (MT)_bzhi_u32(~0u, lanes(m - i, L));           \
+			__m512i z = zsub_##SZ(                                 \
+				_mm512_maskz_loadu_epi##SZ(lm, src + o),       \
+				_mm512_maskz_loadu_epi##SZ(lm, base + o));     \
+			MT k = _mm512_cmpge_epu##SZ##_mask(z, esc);            \
+			size_t c = (size_t)_mm_popcnt_u32(k);                  \
+			STORE(s + i, lm, CVT(z));                              \
+			if (c > cap - n)                                       \
+				return cap + 1;                                \
+			_mm512_mask_compressstoreu_epi##SZ(w + n * SZ / 8, k,  \
+							   z);                 \
+			n += c;                                                \
+		}                                                              \
+		return n;                                                      \
 	}
-	return n;
-}
-
-AVX512 static size_t sub_esc4_avx512(uint8_t *s, uint8_t *w, size_t cap,
-				     const uint8_t *src, const uint8_t *base,
-				     size_t m)
-{
-	const __m512i esc = _mm512_set1_epi32(Z4_SUB_ESC);
-	size_t n = 0;
-
-	for (size_t i = 0; i < m; i += 16) {
-		__mmask16 lm = (__mmask16)_bzhi_u32(~0u, lanes(m - i, 16));
-		__m512i z = zsub_32(_mm512_maskz_loadu_epi32(lm, src + 4 * i),
-				    _mm512_maskz_loadu_epi32(lm, base + 4 * i));
-		__mmask16 k = _mm512_cmpge_epu32_mask(z, esc);
-		size_t c = (size_t)_mm_popcnt_u32(k);
-		_mm_mask_storeu_epi8(s + i, lm, _mm512_cvtusepi32_epi8(z));
-		if (c > cap - n)
-			return cap + 1;
-		_mm512_mask_compressstoreu_epi32(w + 4 * n, k, z);
-		n += c;
-	}
-	return n;
-}
-
-AVX512 static size_t sub_esc8_avx512(uint8_t *s, uint8_t *w, size_t cap,
-				     const uint8_t *src, const uint8_t *base,
-				     size_t m)
-{
-	const __m512i esc = _mm512_set1_epi64(Z4_SUB_ESC);
-	size_t n = 0;
-
-	for (size_t i = 0; i < m; i += 8) {
-		__mmask8 lm = (__mmask8)_bzhi_u32(~0u, lanes(m - i, 8));
-		__m512i z = zsub_64(_mm512_maskz_loadu_epi64(lm, src + 8 * i),
-				    _mm512_maskz_loadu_epi64(lm, base + 8 * i));
-		__mmask8 k = _mm512_cmpge_epu64_mask(z, esc);
-		size_t c = (size_t)_mm_popcnt_u32(k);
-		_mm_mask_storeu_epi8(s + i, lm, _mm512_cvtusepi64_epi8(z));
-		if (c > cap - n)
-			return cap + 1;
-		_mm512_mask_compressstoreu_epi64(w + 8 * n, k, z);
-		n += c;
-	}
-	return n;
-}
+DEFINE_SUB_ESC(16, 32, __mmask32, _mm512_cvtusepi16_epi8,
+	       _mm256_mask_storeu_epi8)
+DEFINE_SUB_ESC(32, 16, __mmask16, _mm512_cvtusepi32_epi8,
+	       _mm_mask_storeu_epi8)
+DEFINE_SUB_ESC(64, 8, __mmask8, _mm512_cvtusepi64_epi8, _mm_mask_storeu_epi8)
 
 AVX512 static size_t sub_esc_avx512(uint8_t *s, uint8_t *w, size_t cap,
 				    const uint8_t *src, const uint8_t *base,
 				    size_t m, unsigned e)
 {
-	return e == 2 ? sub_esc2_avx512(s, w, cap, src, base, m)
-	       : e == 4 ? sub_esc4_avx512(s, w, cap, src, base, m)
-			: sub_esc8_avx512(s, w, cap, src, base, m);
+	return e == 2 ? sub_esc16_avx512(s, w, cap, src, base, m)
+	       : e == 4 ? sub_esc32_avx512(s, w, cap, src, base, m)
+			: sub_esc64_avx512(s, w, cap, src, base, m);
 }
 
-/* Decode: the symbols widen to the words' lanes, the escaped words are
- * expanded from w into the lanes whose symbol escapes, and every lane
- * moves as add1 does: no positions collected, no branch on escapes. */
-AVX512 static int esc2_avx512(uint8_t *dst, const uint8_t *s,
-			      const uint8_t *w, size_t n, const uint8_t *base,
-			      size_t m)
-{
-	const __m256i esc = _mm256_set1_epi8((char)Z4_SUB_ESC);
-
-	for (size_t i = 0; i < m; i += 32) {
-		__mmask32 lm = (__mmask32)_bzhi_u32(~0u, lanes(m - i, 32));
-		__m256i sv = _mm256_maskz_loadu_epi8(lm, s + i);
-		__mmask32 k = _mm256_cmpeq_epi8_mask(sv, esc);
-		size_t c = (size_t)_mm_popcnt_u32(k);
-		__m512i z, b;
-		if (c > n) /* before reading words past the last */
-			return -1;
-		z = _mm512_mask_expandloadu_epi16(
-			_mm512_cvtepu8_epi16(sv), k, w);
-		b = _mm512_maskz_loadu_epi16(lm, base + 2 * i);
-		n -= c;
-		w += 2 * c;
-		_mm512_mask_storeu_epi16(dst + 2 * i, lm, add1_16(b, z));
+/* Decode, SZ-bit words L to a vector: the symbols (a vector V of
+ * bytes, loaded and compared by the *B intrinsics) widen to the words'
+ * lanes, the escaped words are expanded from w into the lanes whose
+ * symbol escapes, and every lane moves as add1 does: no positions
+ * collected, no branch on escapes. */
+#define DEFINE_ADD_ESC(SZ, L, MT, V, LOADB, CMPB, SETB)                        \
+	AVX512 static int add_esc##SZ##_avx512(uint8_t *dst, const uint8_t *s, \
+					       const uint8_t *w, size_t n,     \
+					       const uint8_t *base, size_t m)  \
+	{                                                                      \
+		const V esc = SETB((char)Z4_SUB_ESC);                          \
+		for (size_t i = 0; i < m; i += L) {                            \
+			MT lm = (MT)_bzhi_u32(~0u, lanes(m - i, L));           \
+			V sv = LOADB(lm, s + i);                               \
+			MT k = (MT)CMPB(sv, esc);                              \
+			size_t c = (size_t)_mm_popcnt_u32(k);                  \
+			__m512i z, b;                                          \
+			if (c > n) /* before reading words past the last */    \
+				return -1;                                     \
+			z = _mm512_mask_expandloadu_epi##SZ(                   \
+				_mm512_cvtepu8_epi##SZ(sv), k, w);             \
+			b = _mm512_maskz_loadu_epi##SZ(lm, base + i * SZ / 8); \
+			n -= c;                                                \
+			w += c * SZ / 8;                                       \
+			_mm512_mask_storeu_epi##SZ(dst + i * SZ / 8, lm,       \
+						   add1_##SZ(b, z));           \
+		}                                                              \
+		return n ? -1 : 0;                                             \
 	}
-	return n ? -1 : 0;
-}
-
-AVX512 static int esc4_avx512(uint8_t *dst, const uint8_t *s,
-			      const uint8_t *w, size_t n, const uint8_t *base,
-			      size_t m)
-{
-	const __m128i esc = _mm_set1_epi8((char)Z4_SUB_ESC);
-
-	for (size_t i = 0; i < m; i += 16) {
-		__mmask16 lm = (__mmask16)_bzhi_u32(~0u, lanes(m - i, 16));
-		__m128i sv = _mm_maskz_loadu_epi8(lm, s + i);
-		__mmask16 k = _mm_cmpeq_epi8_mask(sv, esc);
-		size_t c = (size_t)_mm_popcnt_u32(k);
-		__m512i z, b;
-		if (c > n) /* before reading words past the last */
-			return -1;
-		z = _mm512_mask_expandloadu_epi32(
-			_mm512_cvtepu8_epi32(sv), k, w);
-		b = _mm512_maskz_loadu_epi32(lm, base + 4 * i);
-		n -= c;
-		w += 4 * c;
-		_mm512_mask_storeu_epi32(dst + 4 * i, lm, add1_32(b, z));
-	}
-	return n ? -1 : 0;
-}
-
-AVX512 static int esc8_avx512(uint8_t *dst, const uint8_t *s,
-			      const uint8_t *w, size_t n, const uint8_t *base,
-			      size_t m)
-{
-	const __m128i esc = _mm_set1_epi8((char)Z4_SUB_ESC);
-
-	for (size_t i = 0; i < m; i += 8) {
-		__mmask8 lm = (__mmask8)_bzhi_u32(~0u, lanes(m - i, 8));
-		__m128i sv = _mm_maskz_loadu_epi8(lm, s + i);
-		__mmask8 k = (__mmask8)_mm_cmpeq_epi8_mask(sv, esc);
-		size_t c = (size_t)_mm_popcnt_u32(k);
-		__m512i z, b;
-		if (c > n) /* before reading words past the last */
-			return -1;
-		z = _mm512_mask_expandloadu_epi64(
-			_mm512_cvtepu8_epi64(sv), k, w);
-		b = _mm512_maskz_loadu_epi64(lm, base + 8 * i);
-		n -= c;
-		w += 8 * c;
-		_mm512_mask_storeu_epi64(dst + 8 * i, lm, add1_64(b, z));
-	}
-	return n ? -1 : 0;
-}
+DEFINE_ADD_ESC(16, 32, __mmask32, __m256i, _mm256_maskz_loadu_epi8,
+	       _mm256_cmpeq_epi8_mask, _mm256_set1_epi8)
+DEFINE_ADD_ESC(32, 16, __mmask16, __m128i, _mm_maskz_loadu_epi8,
+	       _mm_cmpeq_epi8_mask, _mm_set1_epi8)
+DEFINE_ADD_ESC(64, 8, __mmask8, __m128i, _mm_maskz_loadu_epi8,
+	       _mm_cmpeq_epi8_mask, _mm_set1_epi8)
 
 AVX512 static int add_esc_avx512(uint8_t *dst, const uint8_t *s,
 				 const uint8_t *w, size_t n,
 				 const uint8_t *base, size_t m, unsigned e)
 {
-	return e == 2 ? esc2_avx512(dst, s, w, n, base, m)
-	       : e == 4 ? esc4_avx512(dst, s, w, n, base, m)
-			: esc8_avx512(dst, s, w, n, base, m);
+	return e == 2 ? add_esc16_avx512(dst, s, w, n, base, m)
+	       : e == 4 ? add_esc32_avx512(dst, s, w, n, base, m)
+			: add_esc64_avx512(dst, s, w, n, base, m);
 }
 
 static const z4_esc_kernels avx512_kernels = {
