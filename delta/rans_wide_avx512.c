@@ -63,6 +63,13 @@
 		PUT(dst + 16, e1_);                                            \
 	} while (0)
 
+/* A stream's 32 states back from their two vectors. */
+AVX512 static inline void put_x(uint32_t *x, __m512i v0, __m512i v1)
+{
+	_mm512_storeu_si512(x, v0);
+	_mm512_storeu_si512(x + 16, v1);
+}
+
 AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 				size_t rows)
 {
@@ -82,10 +89,8 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 		da += Z4_RANSW_LANES;
 		db += Z4_RANSW_LANES;
 	}
-	_mm512_storeu_si512(a->x, a0);
-	_mm512_storeu_si512(a->x + 16, a1);
-	_mm512_storeu_si512(b->x, b0);
-	_mm512_storeu_si512(b->x + 16, b1);
+	put_x(a->x, a0, a1);
+	put_x(b->x, b0, b1);
 	a->p = pa;
 	b->p = pb;
 	a->dst = da;
@@ -206,8 +211,7 @@ AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 		ENC(v1, s1, p, et);
 		ENC(v0, s0, p, et);
 	}
-	_mm512_storeu_si512(x, v0);
-	_mm512_storeu_si512(x + 16, v1);
+	put_x(x, v0, v1);
 	*pp = p;
 }
 
@@ -234,10 +238,8 @@ AVX512 static void enc2_avx512(z4_ransw_enc_stream *a, z4_ransw_enc_stream *b,
 		ENC(a0, _mm512_cvtepu8_epi32(_mm_loadu_si128(sa)), pa, eta);
 		ENC(b0, _mm512_cvtepu8_epi32(_mm_loadu_si128(sb)), pb, etb);
 	}
-	_mm512_storeu_si512(a->x, a0);
-	_mm512_storeu_si512(a->x + 16, a1);
-	_mm512_storeu_si512(b->x, b0);
-	_mm512_storeu_si512(b->x + 16, b1);
+	put_x(a->x, a0, a1);
+	put_x(b->x, b0, b1);
 	a->p = pa;
 	b->p = pb;
 }
