@@ -801,6 +801,16 @@ static void make_mix(uint8_t *mix, const uint8_t *base_top,
 		mix[i] = (uint8_t)((base_top[i] & 0x7f) | (x_top[i] != 0) << 7);
 }
 
+/* Split n elements of buf into the planes p[] (e > 1). */
+static void split_n(uint8_t *const p[8], const uint8_t *buf, size_t n,
+		    unsigned e, unsigned xform)
+{
+	if (ROT_XFORM(xform))
+		z4_delta_planes_split_rot(p, buf, NULL, n, e);
+	else
+		z4_delta_planes_split(p, buf, NULL, n, e);
+}
+
 /* Split buf (m elements) into planes p[k] = dst + k * m; a single plane
  * is buf itself. */
 static void split_into(const uint8_t *planes[8], uint8_t *dst,
@@ -815,10 +825,32 @@ static void split_into(const uint8_t *planes[8], uint8_t *dst,
 	}
 	for (unsigned k = 0; k < e; k++)
 		planes[k] = p[k] = dst + k * m;
-	if (ROT_XFORM(xform))
-		z4_delta_planes_split_rot(p, buf, NULL, m, e);
-	else
-		z4_delta_planes_split(p, buf, NULL, m, e);
+	split_n(p, buf, m, e, xform);
+}
+
+/* split_into() of just the bytes the estimates read (z4_rans_sample()):
+ * enough to plan the planes, not to write them. */
+static void split_sample(const uint8_t *planes[8], uint8_t *dst,
+			 const uint8_t *buf, size_t m, unsigned e,
+			 unsigned xform)
+{
+	size_t runs, step, run;
+	uint8_t *p[8];
+
+	if (e == 1) {
+		planes[0] = buf;
+		return;
+	}
+	z4_rans_sample(m, &runs, &step, &run);
+	for (size_t r = 0; r < runs; r++) {
+		/* With the byte before the run. */
+		size_t at = r * step - (r > 0);
+		for (unsigned k = 0; k < e; k++)
+			p[k] = dst + k * m + at;
+		split_n(p, buf + at * e, run + (r > 0), e, xform);
+	}
+	for (unsigned k = 0; k < e; k++)
+		planes[k] = dst + k * m;
 }
 
 /* Only plane e-1 of split_into(), at dst (m bytes), for a decode whose
@@ -1049,7 +1081,7 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	size_t m, len = 0, kest, dest = SIZE_MAX, lens[8];
 	esc_plan esc = {.est = SIZE_MAX};
 	z4_id id;
-	int level, rc = OVER, zstd, sub;
+	int level, rc = OVER, zstd, sub, sampled = 0;
 
 	if (out_len)
 		*out_len = 0;
@@ -1094,7 +1126,6 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 			       (sub ? src_len + m : 0)));
 	Z4_TRY(scratch(&ctx->kf, &ctx->kf_cap, m));
 
-	split_into(sp, ctx->planes, src, m, e, xform);
 	/* Dequantized weights: scales and small integers, if smaller. */
 	Z4_TRY(plan_group(&grp, ctx, src, m, e, dt));
 	if (base && sub) {
@@ -1111,8 +1142,15 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		 * decode faster), they made the A series' bf16 deltas 0.04%
 		 * smaller, for 5% of the encode (docs/codec.md). */
 		dest = esc.est;
+		/* The keyframe's planes are only estimated (from a sample)
+		 * unless the keyframe wins. */
+		split_sample(sp, ctx->planes, src, m, e, xform);
+		sampled = 1;
 		xform = xform == XFORM_ROT ? XFORM_ESC_ROT : XFORM_ESC;
-	} else if (base) {
+	} else {
+		split_into(sp, ctx->planes, src, m, e, xform);
+	}
+	if (!ESC_XFORM(xform) && base) {
 		/* The delta's planes: XOR with the base's, which are also the
 		 * parent context, and for floats the arithmetic delta's, kept
 		 * when estimated smaller. Planned in that order, the XOR
@@ -1181,6 +1219,8 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		xform = pick_xform(dt, e);
 		base = NULL;
 		base_id = NULL;
+		if (sampled)
+			split_into(sp, ctx->planes, src, m, e, xform);
 	}
 
 	depth = base ? params->base_depth + 1 : 0;

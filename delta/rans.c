@@ -1545,6 +1545,19 @@ static void count_runs(const z4_ransw_kernels *k, uint32_t h[256],
 	}
 }
 
+void z4_rans_sample(size_t n, size_t *runs, size_t *step, size_t *run)
+{
+	if (n <= SAMPLE_RUN * SAMPLE_N) {
+		*runs = 1;
+		*run = n;
+		*step = 0;
+	} else {
+		*runs = SAMPLE_N;
+		*run = SAMPLE_RUN;
+		*step = (n - SAMPLE_RUN) / (SAMPLE_N - 1);
+	}
+}
+
 /* What estimate() computes: order 1 (else est[1] = SIZE_MAX); the side
  * context alone, without order 0's verdict (est[0] = SIZE_MAX). */
 #define EST_O1 1
@@ -1565,15 +1578,7 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 		est[2] = side ? 32 + STATE_BYTES : SIZE_MAX;
 		return;
 	}
-	if (n <= SAMPLE_RUN * SAMPLE_N) {
-		runs = 1;
-		run = n;
-		step = 0;
-	} else {
-		runs = SAMPLE_N;
-		run = SAMPLE_RUN;
-		step = (n - SAMPLE_RUN) / (SAMPLE_N - 1);
-	}
+	z4_rans_sample(n, &runs, &step, &run);
 	sn = runs * run;
 	/* order 0 */
 	memset(h, 0, sizeof(h));

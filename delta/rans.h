@@ -79,6 +79,11 @@ int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
 void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 		      size_t n, const uint8_t *side);
 
+/* The sample of src[0..n) the estimates read: *runs runs of *run bytes,
+ * run r at r * *step, each with the byte before it (order 1's first
+ * context); nothing else. A caller may fill just those bytes. */
+void z4_rans_sample(size_t n, size_t *runs, size_t *step, size_t *run);
+
 /* z4_rans_estimate() but for order 1: est[Z4_RANS_O1] is SIZE_MAX. */
 void z4_rans_estimate_no_o1(size_t est[3], z4_rans_work *w,
 			    const uint8_t *src, size_t n, const uint8_t *side);

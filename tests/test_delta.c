@@ -455,6 +455,41 @@ static void test_delta_unrelated_base_gives_keyframe(void **state)
 	free(base);
 }
 
+/* bf16 whose escape-coded delta fits but is far larger than the
+ * keyframe (constant words, a base scattered around them): the encoder
+ * planned the keyframe from a sample of its planes and must write it
+ * whole, the same bytes as a keyframe made alone. */
+static void test_delta_escape_form_loses_to_keyframe(void **state)
+{
+	const size_t n = 1 << 16;
+	uint8_t *base = xmalloc(2 * n), *src = xmalloc(2 * n);
+	uint64_t seed = 9;
+	z4_id base_id;
+	z4_delta_params kp = {.elem_size = 2, .dtype = Z4_DELTA_DT_BF16};
+	z4_delta_params dp = kp;
+	enc_t d, k;
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		src[2 * i] = 0x80;
+		src[2 * i + 1] = 0x3f;
+		base[2 * i] = (uint8_t)(0x80 + (rng_next(&seed) >> 59));
+		base[2 * i + 1] = 0x3f;
+	}
+	z4_delta_id(&base_id, base, 2 * n);
+	dp.base = base;
+	dp.base_id = &base_id;
+	d = encode_with(src, 2 * n, &dp);
+	k = encode_with(src, 2 * n, &kp);
+	assert_int_equal(d.info.is_delta, 0);
+	assert_int_equal(d.len, k.len);
+	assert_memory_equal(d.p, k.p, k.len);
+	check_decodes(&d, src, 2 * n, NULL);
+	free(d.p);
+	free(k.p);
+	free(src);
+	free(base);
+}
+
 static void test_delta_identical_base_gives_keyframe(void **state)
 {
 	const size_t len = 4096;
@@ -1148,6 +1183,7 @@ int main(void)
 		cmocka_unit_test(test_delta_perturbed_base),
 		cmocka_unit_test(test_delta_each_elem_size_in_place),
 		cmocka_unit_test(test_delta_unrelated_base_gives_keyframe),
+		cmocka_unit_test(test_delta_escape_form_loses_to_keyframe),
 		cmocka_unit_test(test_delta_identical_base_gives_keyframe),
 		cmocka_unit_test(test_delta_depth_limit_gives_keyframe),
 		cmocka_unit_test(test_golden_vector),

@@ -199,6 +199,50 @@ static void test_estimates(void **state)
 	free(side);
 }
 
+/* The estimates read z4_rans_sample()'s bytes and no others: the encoder
+ * fills just those of a keyframe it only plans. */
+static void test_estimates_read_sample(void **state)
+{
+	static const size_t sizes[] = {1, 4095, 32768, 32769, 100000,
+				       (size_t)1 << 20};
+	(void)state;
+	for (size_t t = 0; t < sizeof(sizes) / sizeof(*sizes); t++) {
+		const size_t n = sizes[t];
+		uint8_t *src = tc_xmalloc(n), *side = tc_xmalloc(n);
+		uint8_t *ps = tc_xmalloc(n), *pside = tc_xmalloc(n);
+		size_t est[3], pest[3], runs, step, run;
+		fill(side, NULL, n, 4, 21);
+		fill(src, side, n, 5, 22);
+		/* Elsewhere every byte is 0xff: a difference would show. */
+		memset(ps, 0xff, n);
+		memset(pside, 0xff, n);
+		z4_rans_sample(n, &runs, &step, &run);
+		assert_true(runs * run <= n);
+		for (size_t r = 0; r < runs; r++) {
+			size_t at = r * step - (r > 0);
+			assert_true(r * step + run <= n);
+			memcpy(ps + at, src + at, run + (r > 0));
+			memcpy(pside + at, side + at, run + (r > 0));
+		}
+		z4_rans_estimate(est, w, src, n, side);
+		z4_rans_estimate(pest, w, ps, n, pside);
+		assert_memory_equal(est, pest, sizeof(est));
+		z4_rans_estimate_no_o1(est, w, src, n, side);
+		z4_rans_estimate_no_o1(pest, w, ps, n, pside);
+		assert_memory_equal(est, pest, sizeof(est));
+		assert_int_equal(z4_rans_estimate_side(w, src, n, side),
+				 z4_rans_estimate_side(w, ps, n, pside));
+		/* Which the filler alone would change. */
+		memset(ps, 0xff, n);
+		z4_rans_estimate(pest, w, ps, n, pside);
+		assert_true(n < 4096 || pest[0] != est[0]);
+		free(src);
+		free(side);
+		free(ps);
+		free(pside);
+	}
+}
+
 /* 40 symbols: 0 (22), 1 (12), 5 (6); side = i % 3. */
 static void golden_input(uint8_t src[40], uint8_t side[40])
 {
@@ -638,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_models_compress),
 		cmocka_unit_test(test_encode_side_picks),
 		cmocka_unit_test(test_estimates),
+		cmocka_unit_test(test_estimates_read_sample),
 		cmocka_unit_test(test_golden_streams),
 		cmocka_unit_test(test_truncations_and_flips),
 		cmocka_unit_test(test_bad_tables),
