@@ -244,25 +244,58 @@ static void count_bytes(const z4_ransw_kernels *k, uint32_t *h,
 		count4(h, p + COUNT_PROBE, n - COUNT_PROBE);
 }
 
+/*
+ * q / d for q < 2^48: a multiply by m = ceil(2^sh / d), sh = 48 + l with
+ * 2^l >= d, and a shift. Exact: m d = 2^sh + r, r < d, so q m / 2^sh
+ * exceeds q / d by q r / (d 2^sh) < 2^-l <= 1 / d, which cannot carry
+ * q / d (fraction at most (d - 1) / d) past an integer.
+ */
+typedef struct {
+	uint64_t m, d;
+	unsigned sh;
+} divider;
+
+static divider divider_of(uint64_t d)
+{
+	divider v = {0, d, 0};
+#ifdef __SIZEOF_INT128__
+	if (d < ((uint64_t)1 << 32)) {
+		unsigned l = d > 1 ? 64u - (unsigned)__builtin_clzll(d - 1) : 0;
+		v.sh = 48 + l;
+		v.m = (uint64_t)((((unsigned __int128)1 << v.sh) + d - 1) / d);
+	}
+#endif
+	return v;
+}
+
+static uint64_t divide(const divider *v, uint64_t q)
+{
+#ifdef __SIZEOF_INT128__
+	if (v->m)
+		return (uint64_t)(((unsigned __int128)q * v->m) >> v->sh);
+#endif
+	return q / v->d;
+}
+
 /* Scale counts (total > 0) to frequencies summing to 2^S, every present
- * symbol keeping at least 1. */
+ * symbol keeping at least 1. No branch on the counts: any of 256 may be
+ * the next present, and a division per symbol was most of the time. */
 static void normalize(uint16_t *f, const uint32_t *c, uint64_t total,
 		      unsigned S)
 {
 	const uint32_t tot = 1u << S;
-	uint32_t sum = 0;
+	const divider dv = divider_of(total);
+	uint32_t sum = 0, cb = 0;
 	int big = -1;
 
 	for (int s = 0; s < 256; s++) {
-		uint32_t v = 0;
-		if (c[s]) {
-			v = (uint32_t)(((uint64_t)c[s] * tot + total / 2) /
-				       total);
-			if (v == 0)
-				v = 1;
-			if (big < 0 || c[s] > c[big])
-				big = s;
-		}
+		/* Below 2^47 + 2^31 for a total below 2^32: within the
+		 * divider's 2^48 (it divides plainly above). */
+		uint32_t v = (uint32_t)divide(
+			&dv, (uint64_t)c[s] * tot + total / 2);
+		v = c[s] ? (v ? v : 1) : 0;
+		big = c[s] > cb ? s : big;
+		cb = c[s] > cb ? c[s] : cb;
 		f[s] = (uint16_t)v;
 		sum += v;
 	}
@@ -285,22 +318,33 @@ static void normalize(uint16_t *f, const uint32_t *c, uint64_t total,
 	}
 }
 
+/* The symbols present in f (f[s] != 0), ascending, into sym; how many.
+ * Every s is stored, the count moving past the present ones: no branch. */
+static unsigned present(uint8_t sym[256], const uint16_t *f)
+{
+	unsigned k = 0;
+
+	for (int s = 0; s < 256; s++) {
+		sym[k & 255] = (uint8_t)s;
+		k += f[s] != 0;
+	}
+	return k;
+}
+
 /* Serialized table length (bytes) for f; see write_table. */
 static size_t table_len(const uint16_t *f)
 {
-	size_t k = 0, len = 1;
-	int last = -1;
+	size_t k = 0, wide = 0;
+	int last = 0;
 
-	for (int s = 0; s < 256; s++)
-		if (f[s]) {
-			k++;
-			last = s;
-		}
-	len += k == 256 ? 0 : k <= 32 ? k : 32;
-	for (int s = 0; s < last; s++)
-		if (f[s])
-			len += f[s] - 1 < 128 ? 1 : 2;
-	return len;
+	for (int s = 0; s < 256; s++) {
+		k += f[s] != 0;
+		wide += f[s] > 128;
+		last = f[s] ? s : last;
+	}
+	/* One byte per frequency, two above 128, the last symbol's none. */
+	return 1 + (k == 256 ? 0 : k <= 32 ? k : 32) +
+	       (k ? k - 1 + wide - (f[last] > 128) : 0);
 }
 
 /*
@@ -311,36 +355,26 @@ static size_t table_len(const uint16_t *f)
  */
 static uint8_t *write_table(uint8_t *o, const uint16_t *f)
 {
-	size_t k = 0;
-	int last = -1;
+	uint8_t sym[256];
+	unsigned k = present(sym, f);
 
-	for (int s = 0; s < 256; s++)
-		if (f[s]) {
-			k++;
-			last = s;
-		}
 	*o++ = (uint8_t)(k - 1);
 	if (k <= 32) {
-		for (int s = 0; s < 256; s++)
-			if (f[s])
-				*o++ = (uint8_t)s;
+		memcpy(o, sym, k);
+		o += k;
 	} else if (k < 256) {
 		memset(o, 0, 32);
-		for (int s = 0; s < 256; s++)
-			if (f[s])
-				o[s >> 3] |= (uint8_t)(1u << (s & 7));
+		for (unsigned i = 0; i < k; i++)
+			o[sym[i] >> 3] |= (uint8_t)(1u << (sym[i] & 7));
 		o += 32;
 	}
-	for (int s = 0; s < last; s++) {
-		if (!f[s])
-			continue;
-		unsigned v = f[s] - 1u;
-		if (v < 128) {
-			*o++ = (uint8_t)v;
-		} else {
-			*o++ = (uint8_t)(0x80 | (v >> 8));
-			*o++ = (uint8_t)v;
-		}
+	for (unsigned i = 0; i + 1 < k; i++) {
+		unsigned v = f[sym[i]] - 1u;
+		/* o[1], when not this frequency's, is the next one's or
+		 * the next output's (a table is always followed by some). */
+		o[0] = (uint8_t)(v < 128 ? v : 0x80 | v >> 8);
+		o[1] = (uint8_t)v;
+		o += 1 + (v >= 128);
 	}
 	return o;
 }
@@ -462,10 +496,9 @@ static uint64_t code_bits(const z4_rans_work *w, const uint32_t *c,
 {
 	uint64_t b = 0;
 
+	/* An absent symbol adds 0 (c = 0) whatever lg[0]: no branch. */
 	for (int s = 0; s < 256; s++)
-		if (c[s])
-			b += (uint64_t)c[s] *
-			     (((uint64_t)S << 16) - lg(w, f[s]));
+		b += (uint64_t)c[s] * (((uint64_t)S << 16) - lg(w, f[s]));
 	return b;
 }
 
