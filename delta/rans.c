@@ -271,8 +271,11 @@ static divider divider_of(uint64_t d)
 static uint64_t divide(const divider *v, uint64_t q)
 {
 #ifdef __SIZEOF_INT128__
-	if (v->m)
-		return (uint64_t)(((unsigned __int128)q * v->m) >> v->sh);
+	if (v->m) {
+		uint64_t r = (uint64_t)(((unsigned __int128)q * v->m) >> v->sh);
+		assert(q < ((uint64_t)1 << 48) && r == q / v->d);
+		return r;
+	}
 #endif
 	return q / v->d;
 }
