@@ -618,8 +618,8 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
 	if (m < ZSTD_MIN_PLANE)
 		return p;
 	if (m < CTX_MIN_PLANE) {
-		z4_rans_estimate(est, rw, plane, m, NULL);
-		est[1] = est[2] = SIZE_MAX;
+		/* Order 0 alone: est[1], est[2] are SIZE_MAX. */
+		z4_rans_estimate_no_o1(est, rw, plane, m, NULL);
 	} else if (side) {
 		/* A delta's plane: order 1 is not even estimated. Against the
 		 * parent's plane (and the mix) it won no plane of any series
