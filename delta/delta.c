@@ -608,16 +608,17 @@ typedef struct {
 } plane_plan;
 
 /* Choose by estimate among raw and the rANS models (parent context only
- * with a side plane). A plane that would not shrink by 1/64 stays raw. */
+ * with a side plane; order 1 only if o1). A plane that would not shrink by
+ * 1/64 stays raw. */
 static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
-			     const uint8_t *side, const uint8_t *mix)
+			     const uint8_t *side, const uint8_t *mix, int o1)
 {
 	plane_plan p = {CODEC_RAW, m};
 	size_t est[3];
 
 	if (m < ZSTD_MIN_PLANE)
 		return p;
-	if (m < CTX_MIN_PLANE) {
+	if (m < CTX_MIN_PLANE || (!o1 && !side)) {
 		/* Order 0 alone: est[1], est[2] are SIZE_MAX. */
 		z4_rans_estimate_no_o1(est, rw, plane, m, NULL);
 	} else if (side) {
@@ -878,7 +879,8 @@ static size_t plan_delta(plane_plan plan[8], z4_rans_work *rw,
 	size_t est = header_len(e, 1);
 
 	for (unsigned k = 0; k < e; k++) {
-		plan[k] = plan_plane(rw, p[k], m, bp[k], k < e - 1 ? mix : NULL);
+		plan[k] = plan_plane(rw, p[k], m, bp[k], k < e - 1 ? mix : NULL,
+				     0);
 		est += plan[k].est;
 		if (est > bound)
 			return SIZE_MAX;
@@ -954,7 +956,8 @@ static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *src,
 	for (unsigned k = 0; k < e; k++) {
 		c->streams[1 + k] = ep[k];
 		c->lens[1 + k] = n;
-		c->plan[1 + k] = plan_plane(ctx->rw, ep[k], n, NULL, NULL);
+		/* Escapes are scattered: the one before is no context. */
+		c->plan[1 + k] = plan_plane(ctx->rw, ep[k], n, NULL, NULL, 0);
 		c->est += c->plan[1 + k].est;
 	}
 	return Z4_OK;
@@ -1042,7 +1045,7 @@ static int plan_group(group_plan *g, z4_delta_ctx *ctx, const uint8_t *src,
 	g->est = group_header_len(e);
 	for (unsigned k = 0; k < GROUP_STREAMS(e); k++) {
 		g->plan[k] = plan_plane(ctx->rw, g->streams[k], g->lens[k],
-					NULL, NULL);
+					NULL, NULL, 1);
 		g->est += g->plan[k].est;
 	}
 	return Z4_OK;
@@ -1201,7 +1204,7 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	 * clearly smaller (< 15/16) than some of them needs no more. */
 	kest = header_len(e, 0);
 	for (unsigned k = 0; k < e; k++) {
-		kplan[k] = plan_plane(ctx->rw, sp[k], m, NULL, NULL);
+		kplan[k] = plan_plane(ctx->rw, sp[k], m, NULL, NULL, 1);
 		kest += kplan[k].est;
 		if (base && !grp.log2g && 16 * dest < 15 * kest)
 			break;
