@@ -281,23 +281,31 @@ static uint64_t divide(const divider *v, uint64_t q)
 }
 
 /* Scale counts (total > 0) to frequencies summing to 2^S, every present
- * symbol keeping at least 1. No branch on the counts: any of 256 may be
- * the next present, and a division per symbol was most of the time. */
+ * symbol keeping at least 1. The present symbols are listed first, without
+ * a branch (any of 256 may be the next), and only they are divided. */
 static void normalize(uint16_t *f, const uint32_t *c, uint64_t total,
 		      unsigned S)
 {
 	const uint32_t tot = 1u << S;
 	const divider dv = divider_of(total);
 	uint32_t sum = 0, cb = 0;
+	uint8_t sym[256];
+	unsigned k = 0;
 	int big = -1;
 
 	for (int s = 0; s < 256; s++) {
+		sym[k & 255] = (uint8_t)s;
+		k += c[s] != 0;
+	}
+	memset(f, 0, 256 * sizeof(*f));
+	for (unsigned i = 0; i < k; i++) {
+		const unsigned s = sym[i];
 		/* Below 2^47 + 2^31 for a total below 2^32: within the
 		 * divider's 2^48 (it divides plainly above). */
 		uint32_t v = (uint32_t)divide(
 			&dv, (uint64_t)c[s] * tot + total / 2);
-		v = c[s] ? (v ? v : 1) : 0;
-		big = c[s] > cb ? s : big;
+		v = v ? v : 1;
+		big = c[s] > cb ? (int)s : big;
 		cb = c[s] > cb ? c[s] : cb;
 		f[s] = (uint16_t)v;
 		sum += v;
@@ -310,9 +318,11 @@ static void normalize(uint16_t *f, const uint32_t *c, uint64_t total,
 	/* Rounding up the rare symbols overshot: take from the largest. */
 	while (sum > tot) {
 		int m = -1;
-		for (int s = 0; s < 256; s++)
+		for (unsigned i = 0; i < k; i++) {
+			const unsigned s = sym[i];
 			if (f[s] > 1 && (m < 0 || f[s] > f[m]))
-				m = s;
+				m = (int)s;
+		}
 		uint32_t take = sum - tot;
 		if (take > f[m] / 2u)
 			take = f[m] / 2u ? f[m] / 2u : 1;
