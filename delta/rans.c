@@ -44,7 +44,7 @@
 /* Context models count in NLANE tables from LANES_MIN symbols on; the
  * tables are LANE_ROWS rows apart, not a multiple of 4 KiB: an increment's
  * load and the previous lane's store then never look alike to the CPU. */
-#define NLANE 4
+#define NLANE 8
 #define LANES_MIN (64u << 10)
 #define LANE_ROWS 257
 
@@ -1279,11 +1279,81 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 /* ---- context models ---- */
 
 /*
+ * Count the pairs (side[i], src[i]) in the NLANE tables, into the rows
+ * [*lo, *hi] (the side's least and greatest byte, found on the way: an
+ * exponent plane's are a few dozen apart). The pairs' indices are made a
+ * run at a time by a loop that vectorizes: an increment then takes one
+ * load, and eight tables keep a pair that repeats (a zero byte of an XOR
+ * plane under the same context) from waiting on its own increment.
+ */
+#define IX_RUN 2048
+
+static void count_lanes(uint32_t (*cnt)[256], const uint8_t *src,
+			const uint8_t *side, size_t n, unsigned *lo,
+			unsigned *hi)
+{
+	uint32_t *c0 = cnt[0], *c1 = cnt[LANE_ROWS], *c2 = cnt[2 * LANE_ROWS];
+	uint32_t *c3 = cnt[3 * LANE_ROWS], *c4 = cnt[4 * LANE_ROWS];
+	uint32_t *c5 = cnt[5 * LANE_ROWS], *c6 = cnt[6 * LANE_ROWS];
+	uint32_t *c7 = cnt[7 * LANE_ROWS];
+	uint16_t ix[IX_RUN];
+	uint8_t l = 255, h = 0;
+
+	for (size_t i = 0; i < n; i += IX_RUN) {
+		const size_t b = n - i < IX_RUN ? n - i : IX_RUN;
+		const uint8_t *cs = side + i, *ss = src + i;
+		size_t j = 0;
+		for (size_t k = 0; k < b; k++) {
+			ix[k] = (uint16_t)(cs[k] << 8 | ss[k]);
+			l = cs[k] < l ? cs[k] : l;
+			h = cs[k] > h ? cs[k] : h;
+		}
+		for (; j + 8 <= b; j += 8) {
+			c0[ix[j]]++;
+			c1[ix[j + 1]]++;
+			c2[ix[j + 2]]++;
+			c3[ix[j + 3]]++;
+			c4[ix[j + 4]]++;
+			c5[ix[j + 5]]++;
+			c6[ix[j + 6]]++;
+			c7[ix[j + 7]]++;
+		}
+		for (; j < b; j++)
+			c0[ix[j]]++;
+	}
+	*lo = l;
+	*hi = h;
+}
+
+/* Sum rows [lo, hi] of the first `lanes` tables into the first, clearing
+ * the others, and their totals into ctot (0 outside). */
+static void merge_lanes(uint32_t (*cnt)[256], uint32_t ctot[256],
+			unsigned lanes, unsigned lo, unsigned hi)
+{
+	memset(ctot, 0, 256 * sizeof(*ctot));
+	for (unsigned c = lo; c <= hi; c++) {
+		uint32_t *r0 = cnt[c], t = 0;
+		for (unsigned j = 1; j < lanes; j++) {
+			uint32_t *r = cnt[j * LANE_ROWS + c], any = 0;
+			for (int v = 0; v < 256; v++) {
+				r0[v] += r[v];
+				any |= r[v];
+			}
+			if (any)
+				memset(r, 0, 256 * sizeof(*r));
+		}
+		for (int v = 0; v < 256; v++)
+			t += r0[v];
+		ctot[c] = t;
+	}
+}
+
+/*
  * Count (context, symbol) pairs into cnt[0..256) and contexts into ctot.
- * Long planes count in NLANE tables (cnt + k * LANE_ROWS), summed into the
- * first: a pair that repeats (a zero byte of an XOR plane under the same
- * context) would otherwise wait on its own increment. The row sums give
- * ctot for less than another pass over the plane.
+ * Long planes count in several tables (cnt + k * LANE_ROWS), summed into
+ * the first: the context model's in NLANE (count_lanes), order 1's in one
+ * per state's quarter. The row sums give ctot for less than another pass
+ * over the plane.
  */
 static void count_ctx(uint32_t (*cnt)[256], uint32_t ctot[256],
 		      const uint8_t *src, size_t n, const uint8_t *side,
@@ -1315,42 +1385,21 @@ static void count_ctx(uint32_t (*cnt)[256], uint32_t ctot[256],
 		return;
 	}
 	if (model == Z4_RANS_CTX) {
-		size_t i = 0;
-		for (; i + 4 <= n; i += 4) {
-			cnt[side[i]][src[i]]++;
-			cnt[LANE_ROWS + side[i + 1]][src[i + 1]]++;
-			cnt[2 * LANE_ROWS + side[i + 2]][src[i + 2]]++;
-			cnt[3 * LANE_ROWS + side[i + 3]][src[i + 3]]++;
-		}
-		for (; i < n; i++)
-			cnt[side[i]][src[i]]++;
-	} else {
-		for (int j = 0; j < NSTATE; j++) {
-			const uint8_t *s = src + (size_t)j * q;
-			uint32_t(*c)[256] = cnt + (size_t)j * LANE_ROWS;
-			c[0][s[0]]++;
-			for (size_t i = 1; i < q; i++)
-				c[s[i - 1]][s[i]]++;
-		}
-		for (size_t pos = NSTATE * q; pos < n; pos++)
-			cnt[src[pos - 1]][src[pos]]++;
+		unsigned lo, hi;
+		count_lanes(cnt, src, side, n, &lo, &hi);
+		merge_lanes(cnt, ctot, NLANE, lo, hi);
+		return;
 	}
-	for (int c = 0; c < 256; c++) {
-		uint32_t *r0 = cnt[c], *r1 = cnt[LANE_ROWS + c];
-		uint32_t *r2 = cnt[2 * LANE_ROWS + c];
-		uint32_t *r3 = cnt[3 * LANE_ROWS + c];
-		uint32_t t = 0;
-		for (int v = 0; v < 256; v++) {
-			r0[v] += r1[v] + r2[v] + r3[v];
-			t += r0[v];
-		}
-		ctot[c] = t;
-		if (t) {
-			memset(r1, 0, 256 * sizeof(*r1));
-			memset(r2, 0, 256 * sizeof(*r2));
-			memset(r3, 0, 256 * sizeof(*r3));
-		}
+	for (int j = 0; j < NSTATE; j++) {
+		const uint8_t *s = src + (size_t)j * q;
+		uint32_t(*c)[256] = cnt + (size_t)j * LANE_ROWS;
+		c[0][s[0]]++;
+		for (size_t i = 1; i < q; i++)
+			c[s[i - 1]][s[i]]++;
 	}
+	for (size_t pos = NSTATE * q; pos < n; pos++)
+		cnt[src[pos - 1]][src[pos]]++;
+	merge_lanes(cnt, ctot, NSTATE, 0, 255);
 }
 
 /* Code src with the pairs count_ctx() left in w->cnt (contexts ctot),
