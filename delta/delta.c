@@ -888,18 +888,97 @@ static size_t plan_delta(plane_plan plan[8], z4_rans_work *rw,
 	return est;
 }
 
-/* The planes zp[] of the arithmetic delta in ctx->sub (after the XOR
- * candidate's in ctx->planes) and their mix *mix. */
-static void sub_planes(const uint8_t *zp[8], const uint8_t **mix,
-		       z4_delta_ctx *ctx, const uint8_t *const bp[8], size_t m,
-		       unsigned e)
+/*
+ * The plane-form candidates of a delta, in ctx->planes (len = m e bytes):
+ * the source's planes sp at 0, the base's bp at len, the XOR planes xp at
+ * 2 len and their mix at 3 len, the arithmetic delta's planes zp at
+ * 3 len + m and their mix after them; its words in ctx->sub. One byte
+ * planes are the buffers themselves (no split, no mix, no arithmetic
+ * delta). They are built over [a, a + n) only, by what (BUILD_*): the
+ * planning reads the estimates' sample alone, and only the candidate
+ * that wins is then built whole.
+ */
+typedef struct {
+	const uint8_t *sp[8], *bp[8], *xp[8], *zp[8], *mix, *zmix;
+} delta_cand;
+
+#define BUILD_SRC 1u  /* sp */
+#define BUILD_BASE 2u /* bp */
+#define BUILD_XOR 4u  /* xp and mix (from sp and bp) */
+#define BUILD_SUB 8u  /* the words, zp and zmix (bp's top plane) */
+
+static void cand_layout(delta_cand *c, z4_delta_ctx *ctx,
+			const uint8_t *src, const uint8_t *base, size_t m,
+			unsigned e)
 {
 	const size_t len = m * e;
-	uint8_t *mx = ctx->planes + 4 * len + m;
+	uint8_t *p = ctx->planes;
 
-	split_into(zp, ctx->planes + 3 * len + m, ctx->sub, m, e, XFORM_PLANES);
-	make_mix(mx, bp[e - 1], zp[e - 1], m);
-	*mix = mx;
+	memset(c, 0, sizeof(*c));
+	for (unsigned k = 0; k < e; k++) {
+		c->sp[k] = e > 1 ? p + k * m : src;
+		c->bp[k] = e > 1 ? p + len + k * m : base;
+		c->xp[k] = p + 2 * len + k * m;
+		c->zp[k] = p + 3 * len + m + k * m;
+	}
+	if (e > 1) {
+		c->mix = p + 3 * len;
+		c->zmix = p + 4 * len + m;
+	}
+}
+
+static void cand_build(const delta_cand *c, z4_delta_ctx *ctx,
+		       const uint8_t *src, const uint8_t *base, size_t m,
+		       unsigned e, unsigned xform, unsigned what, size_t a,
+		       size_t n)
+{
+	const size_t len = m * e;
+	uint8_t *const pl = ctx->planes + a, *p[8];
+
+	if (e > 1 && (what & BUILD_SRC)) {
+		for (unsigned k = 0; k < e; k++)
+			p[k] = pl + k * m;
+		split_n(p, src + a * e, n, e, xform);
+	}
+	if (e > 1 && (what & BUILD_BASE)) {
+		for (unsigned k = 0; k < e; k++)
+			p[k] = pl + len + k * m;
+		split_n(p, base + a * e, n, e, xform);
+	}
+	if (what & BUILD_XOR) {
+		for (unsigned k = 0; k < e; k++)
+			z4_delta_xor(pl + 2 * len + k * m, c->sp[k] + a,
+				     c->bp[k] + a, n);
+		if (e > 1)
+			make_mix(pl + 3 * len, c->bp[e - 1] + a,
+				 c->xp[e - 1] + a, n);
+	}
+	if (what & BUILD_SUB) {
+		uint8_t *z = ctx->sub + a * e;
+		z4_delta_sub(z, src + a * e, base + a * e, n, e);
+		for (unsigned k = 0; k < e; k++)
+			p[k] = pl + 3 * len + m + k * m;
+		split_n(p, z, n, e, XFORM_PLANES);
+		make_mix(pl + 4 * len + m, c->bp[e - 1] + a, c->zp[e - 1] + a,
+			 n);
+	}
+}
+
+/* cand_build() over the spans the estimates read (z4_rans_sample()), each
+ * with the element before it. */
+static void cand_build_sample(const delta_cand *c, z4_delta_ctx *ctx,
+			      const uint8_t *src, const uint8_t *base,
+			      size_t m, unsigned e, unsigned xform,
+			      unsigned what)
+{
+	size_t runs, step, run;
+
+	z4_rans_sample(m, &runs, &step, &run);
+	for (size_t r = 0; r < runs; r++) {
+		size_t at = r * step - (r > 0);
+		cand_build(c, ctx, src, base, m, e, xform, what, at,
+			   run + (r > 0));
+	}
 }
 
 /*
@@ -924,8 +1003,7 @@ static uint64_t load_word(const uint8_t *p, unsigned e)
 }
 
 static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *src,
-		    const uint8_t *base, const uint8_t *base_top, size_t m,
-		    unsigned e)
+		    const uint8_t *base, size_t m, unsigned e)
 {
 	const size_t lim = m / ESC_SHARE;
 	const uint8_t *ep[8];
@@ -1085,6 +1163,8 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	esc_plan esc = {.est = SIZE_MAX};
 	z4_id id;
 	int level, rc = OVER, zstd, sub, sampled = 0;
+	unsigned build = 0;
+	delta_cand cand;
 
 	if (out_len)
 		*out_len = 0;
@@ -1134,10 +1214,12 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	if (base && sub) {
 		/* Floats: the arithmetic delta, as escape-coded symbols under
 		 * the base's top plane (the one plane of the base they need,
-		 * where split_into() puts it). */
-		split_top(bp, ctx->planes + src_len + (e - 1) * m, base, m, e,
-			  xform);
-		Z4_TRY(plan_esc(&esc, ctx, src, base, bp[e - 1], m, e));
+		 * where split_into() puts it; not made for data that escapes
+		 * everywhere, such as fp32 weights). */
+		uint8_t *top = ctx->planes + src_len + (e - 1) * m;
+		Z4_TRY(plan_esc(&esc, ctx, src, base, m, e));
+		if (esc.est != SIZE_MAX)
+			split_top(bp, top, base, m, e, xform);
 	}
 	if (esc.est != SIZE_MAX) {
 		/* At most 1/4 of the words escape: the plane forms below are
@@ -1150,44 +1232,44 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		split_sample(sp, ctx->planes, src, m, e, xform);
 		sampled = 1;
 		xform = xform == XFORM_ROT ? XFORM_ESC_ROT : XFORM_ESC;
-	} else {
-		split_into(sp, ctx->planes, src, m, e, xform);
-	}
-	if (!ESC_XFORM(xform) && base) {
+	} else if (base) {
 		/* The delta's planes: XOR with the base's, which are also the
 		 * parent context, and for floats the arithmetic delta's, kept
-		 * when estimated smaller. Planned in that order, the XOR
-		 * candidate's planning stops once it has lost. */
-		const uint8_t *zp[8], *zmix = NULL;
+		 * when estimated smaller. Planned in that order (the XOR
+		 * candidate's planning stops once it has lost) from the
+		 * estimates' sample alone: the one kept is built whole if it
+		 * beats the keyframe, the source's planes if not. */
 		plane_plan zplan[8];
 		size_t zest = SIZE_MAX;
-		uint8_t *x = ctx->planes + 2 * src_len;
-		split_into(bp, ctx->planes + src_len, base, m, e, xform);
-		for (unsigned k = 0; k < e; k++) {
-			xp[k] = x + k * m;
-			z4_delta_xor(x + k * m, sp[k], bp[k], m);
-		}
-		if (e > 1) {
-			uint8_t *mx = ctx->planes + 3 * src_len;
-			make_mix(mx, bp[e - 1], xp[e - 1], m);
-			mix = mx;
-		}
+		unsigned what = BUILD_SRC | BUILD_BASE | BUILD_XOR;
 		if (sub) {
 			Z4_TRY(scratch(&ctx->sub, &ctx->sub_cap, src_len));
-			z4_delta_sub(ctx->sub, src, base, m, e);
-			sub_planes(zp, &zmix, ctx, bp, m, e);
-			zest = plan_delta(zplan, ctx->rw, zp, bp, zmix, m, e,
-					  SIZE_MAX);
+			what |= BUILD_SUB;
 		}
+		cand_layout(&cand, ctx, src, base, m, e);
+		cand_build_sample(&cand, ctx, src, base, m, e, xform, what);
+		sampled = 1;
+		memcpy(sp, cand.sp, sizeof(sp));
+		memcpy(bp, cand.bp, sizeof(bp));
+		if (sub)
+			zest = plan_delta(zplan, ctx->rw, cand.zp, cand.bp,
+					  cand.zmix, m, e, SIZE_MAX);
 		/* Ties go to the older transform. */
-		dest = plan_delta(dplan, ctx->rw, xp, bp, mix, m, e, zest);
+		dest = plan_delta(dplan, ctx->rw, cand.xp, cand.bp, cand.mix,
+				  m, e, zest);
+		memcpy(xp, cand.xp, sizeof(xp));
+		mix = cand.mix;
+		build = BUILD_SRC | BUILD_BASE | BUILD_XOR;
 		if (dest > zest) {
 			dest = zest;
-			memcpy(xp, zp, sizeof(zp));
+			memcpy(xp, cand.zp, sizeof(xp));
 			memcpy(dplan, zplan, sizeof(zplan));
-			mix = zmix;
+			mix = cand.zmix;
+			build = BUILD_BASE | BUILD_SUB;
 			xform = xform == XFORM_ROT ? XFORM_SUB_ROT : XFORM_SUB;
 		}
+	} else {
+		split_into(sp, ctx->planes, src, m, e, xform);
 	}
 	if (ESC_XFORM(xform)) {
 		/* Written first: the keyframe must beat its size, not an
@@ -1218,6 +1300,9 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		use = xp;
 		memcpy(kplan, dplan, sizeof(kplan));
 		grp.log2g = 0;
+		if (build)
+			cand_build(&cand, ctx, src, base, m, e,
+				   pick_xform(dt, e), build, 0, m);
 	} else if (base) {
 		xform = pick_xform(dt, e);
 		base = NULL;
