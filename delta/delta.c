@@ -854,6 +854,29 @@ static void split_sample(const uint8_t *planes[8], uint8_t *dst,
 		planes[k] = dst + k * m;
 }
 
+/*
+ * Whether plane p (m bytes, of which the estimates' sample is filled)
+ * looks like noise in a quick look: 512 bytes at the start of each of the
+ * sample's runs, coded order 0, within 1/64 of raw. A keyframe's low plane
+ * then costs about m (7/8 m is assumed), and a delta well under that needs
+ * no full estimate of it (which counts 32 KiB).
+ */
+#define QUICK_RUN 512u
+
+static int looks_raw(z4_rans_work *rw, const uint8_t *p, size_t m)
+{
+	uint8_t q[QUICK_RUN * 8];
+	size_t runs, step, run, n = 0, est[3];
+
+	z4_rans_sample(m, &runs, &step, &run);
+	if (runs > 8 || run < QUICK_RUN)
+		return 0;
+	for (size_t r = 0; r < runs; r++, n += QUICK_RUN)
+		memcpy(q + n, p + r * step, QUICK_RUN);
+	z4_rans_estimate_no_o1(est, rw, q, n, NULL);
+	return est[0] >= n - n / 64;
+}
+
 /* Only plane e-1 of split_into(), at dst (m bytes), for a decode whose
  * contexts read no other (the mix context, a parent context on the top
  * plane). */
@@ -1283,9 +1306,14 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		rc = OVER;
 	}
 	/* The keyframe's planes, low (largest) first: a delta estimated
-	 * clearly smaller (< 15/16) than some of them needs no more. */
+	 * clearly smaller (< 15/16) than some of them needs no more. An
+	 * escape-coded delta under 15/16 of 7/8 of a low plane of noise
+	 * needs not even that plane's estimate. */
 	kest = header_len(e, 0);
-	for (unsigned k = 0; k < e; k++) {
+	if (ESC_XFORM(xform) && !grp.log2g &&
+	    16 * dest < 15 * (kest + m - m / 8) && looks_raw(ctx->rw, sp[0], m))
+		kest = SIZE_MAX / 16;
+	for (unsigned k = 0; k < e && kest < SIZE_MAX / 16; k++) {
 		kplan[k] = plan_plane(ctx->rw, sp[k], m, NULL, NULL, 1);
 		kest += kplan[k].est;
 		if (base && !grp.log2g && 16 * dest < 15 * kest)
