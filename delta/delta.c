@@ -1311,7 +1311,8 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	 * needs not even that plane's estimate. */
 	kest = header_len(e, 0);
 	if (ESC_XFORM(xform) && !grp.log2g &&
-	    16 * dest < 15 * (kest + m - m / 8) && looks_raw(ctx->rw, sp[0], m))
+	    16 * dest < 15 * (kest + m - m / 8) &&
+	    looks_raw(ctx->rw, sp[0], m))
 		kest = SIZE_MAX / 16;
 	for (unsigned k = 0; k < e && kest < SIZE_MAX / 16; k++) {
 		kplan[k] = plan_plane(ctx->rw, sp[k], m, NULL, NULL, 1);
