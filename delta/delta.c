@@ -607,6 +607,30 @@ typedef struct {
 	size_t est;
 } plane_plan;
 
+/*
+ * Whether plane p (m bytes, of which the estimates' sample is filled)
+ * looks like noise at a glance: 512 bytes at the start of each of the
+ * sample's runs within 1/64 of raw by their order-0 entropy (no table
+ * cost, which would weigh 10% on 4 KiB). Such a plane is stored raw
+ * without the full estimate (32 KiB counted, contexts perhaps): float
+ * mantissa planes, a keyframe's or a delta's. On the A series' step
+ * pairs (bf16, fp32, Adam; early and late) the output stayed the same.
+ */
+#define QUICK_RUN 512u
+
+static int looks_raw(z4_rans_work *rw, const uint8_t *p, size_t m)
+{
+	uint8_t q[QUICK_RUN * 8];
+	size_t runs, step, run, n = 0;
+
+	z4_rans_sample(m, &runs, &step, &run);
+	if (runs > 8 || run < QUICK_RUN)
+		return 0;
+	for (size_t r = 0; r < runs; r++, n += QUICK_RUN)
+		memcpy(q + n, p + r * step, QUICK_RUN);
+	return z4_rans_entropy0(rw, q, n) >= n - n / 64;
+}
+
 /* Choose by estimate among raw and the rANS models (parent context only
  * with a side plane; order 1 only if o1). A plane that would not shrink by
  * 1/64 stays raw. */
@@ -616,7 +640,7 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
 	plane_plan p = {CODEC_RAW, m};
 	size_t est[3];
 
-	if (m < ZSTD_MIN_PLANE)
+	if (m < ZSTD_MIN_PLANE || looks_raw(rw, plane, m))
 		return p;
 	if (m < CTX_MIN_PLANE || (!o1 && !side)) {
 		/* Order 0 alone: est[1], est[2] are SIZE_MAX. */
@@ -852,29 +876,6 @@ static void split_sample(const uint8_t *planes[8], uint8_t *dst,
 	}
 	for (unsigned k = 0; k < e; k++)
 		planes[k] = dst + k * m;
-}
-
-/*
- * Whether plane p (m bytes, of which the estimates' sample is filled)
- * looks like noise in a quick look: 512 bytes at the start of each of the
- * sample's runs, coded order 0, within 1/64 of raw. A keyframe's low plane
- * then costs about m (7/8 m is assumed), and a delta well under that needs
- * no full estimate of it (which counts 32 KiB).
- */
-#define QUICK_RUN 512u
-
-static int looks_raw(z4_rans_work *rw, const uint8_t *p, size_t m)
-{
-	uint8_t q[QUICK_RUN * 8];
-	size_t runs, step, run, n = 0, est[3];
-
-	z4_rans_sample(m, &runs, &step, &run);
-	if (runs > 8 || run < QUICK_RUN)
-		return 0;
-	for (size_t r = 0; r < runs; r++, n += QUICK_RUN)
-		memcpy(q + n, p + r * step, QUICK_RUN);
-	z4_rans_estimate_no_o1(est, rw, q, n, NULL);
-	return est[0] >= n - n / 64;
 }
 
 /* Only plane e-1 of split_into(), at dst (m bytes), for a decode whose
@@ -1306,15 +1307,9 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		rc = OVER;
 	}
 	/* The keyframe's planes, low (largest) first: a delta estimated
-	 * clearly smaller (< 15/16) than some of them needs no more. An
-	 * escape-coded delta under 15/16 of 7/8 of a low plane of noise
-	 * needs not even that plane's estimate. */
+	 * clearly smaller (< 15/16) than some of them needs no more. */
 	kest = header_len(e, 0);
-	if (ESC_XFORM(xform) && !grp.log2g &&
-	    16 * dest < 15 * (kest + m - m / 8) &&
-	    looks_raw(ctx->rw, sp[0], m))
-		kest = SIZE_MAX / 16;
-	for (unsigned k = 0; k < e && kest < SIZE_MAX / 16; k++) {
+	for (unsigned k = 0; k < e; k++) {
 		kplan[k] = plan_plane(ctx->rw, sp[k], m, NULL, NULL, 1);
 		kest += kplan[k].est;
 		if (base && !grp.log2g && 16 * dest < 15 * kest)

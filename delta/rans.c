@@ -1772,6 +1772,16 @@ static void estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 	}
 }
 
+size_t z4_rans_entropy0(z4_rans_work *w, const uint8_t *src, size_t n)
+{
+	uint32_t h[256] = {0};
+	uint64_t t;
+	unsigned k;
+
+	count4(h, src, n);
+	return (size_t)((ent_q16(w, h, &t, &k) >> 16) / 8);
+}
+
 void z4_rans_estimate(size_t est[3], z4_rans_work *w, const uint8_t *src,
 		      size_t n, const uint8_t *side)
 {

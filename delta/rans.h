@@ -88,6 +88,10 @@ void z4_rans_sample(size_t n, size_t *runs, size_t *step, size_t *run);
 void z4_rans_estimate_no_o1(size_t est[3], z4_rans_work *w,
 			    const uint8_t *src, size_t n, const uint8_t *side);
 
+/* Bytes to code src[0..n) order 0 under its own counts, without any
+ * table: a quick look at whether a few bytes are noise. */
+size_t z4_rans_entropy0(z4_rans_work *w, const uint8_t *src, size_t n);
+
 /* est[Z4_RANS_CTX] of z4_rans_estimate() alone (side not NULL), for a
  * second side plane of a src that z4_rans_estimate() found worth a
  * context (its est[Z4_RANS_CTX] < SIZE_MAX): not judged again by order 0,

@@ -195,6 +195,15 @@ static void test_estimates(void **state)
 	assert_true(z4_rans_estimate_side(w, src, n, side) < SIZE_MAX);
 	z4_rans_estimate(est, w, src, n, NULL);
 	assert_true(est[2] == SIZE_MAX);
+	/* The tableless order-0 size: noise is all but raw, one byte value
+	 * costs nothing, a 1-in-16 nonzero shape far less than raw. */
+	fill(src, NULL, 4096, 2, 15);
+	len = z4_rans_entropy0(w, src, 4096);
+	assert_true(len <= 4096 && len > 4096 - 4096 / 64);
+	fill(src, NULL, 4096, 0, 16);
+	assert_int_equal(z4_rans_entropy0(w, src, 4096), 0);
+	fill(src, NULL, 4096, 1, 17);
+	assert_true(z4_rans_entropy0(w, src, 4096) < 4096 / 2);
 	free(src);
 	free(side);
 }
