@@ -853,31 +853,6 @@ static void split_into(const uint8_t *planes[8], uint8_t *dst,
 	split_n(p, buf, m, e, xform);
 }
 
-/* split_into() of just the bytes the estimates read (z4_rans_sample()):
- * enough to plan the planes, not to write them. */
-static void split_sample(const uint8_t *planes[8], uint8_t *dst,
-			 const uint8_t *buf, size_t m, unsigned e,
-			 unsigned xform)
-{
-	size_t runs, step, run;
-	uint8_t *p[8];
-
-	if (e == 1) {
-		planes[0] = buf;
-		return;
-	}
-	z4_rans_sample(m, &runs, &step, &run);
-	for (size_t r = 0; r < runs; r++) {
-		/* With the byte before the run. */
-		size_t at = r * step - (r > 0);
-		for (unsigned k = 0; k < e; k++)
-			p[k] = dst + k * m + at;
-		split_n(p, buf + at * e, run + (r > 0), e, xform);
-	}
-	for (unsigned k = 0; k < e; k++)
-		planes[k] = dst + k * m;
-}
-
 /* Only plane e-1 of split_into(), at dst (m bytes), for a decode whose
  * contexts read no other (the mix context, a parent context on the top
  * plane). */
@@ -1253,7 +1228,10 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		dest = esc.est;
 		/* The keyframe's planes are only estimated (from a sample)
 		 * unless the keyframe wins. */
-		split_sample(sp, ctx->planes, src, m, e, xform);
+		cand_layout(&cand, ctx, src, base, m, e);
+		cand_build_sample(&cand, ctx, src, base, m, e, xform,
+				  BUILD_SRC);
+		memcpy(sp, cand.sp, sizeof(sp));
 		sampled = 1;
 		xform = xform == XFORM_ROT ? XFORM_ESC_ROT : XFORM_ESC;
 	} else if (base) {
