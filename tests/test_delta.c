@@ -434,6 +434,19 @@ static void test_delta_each_elem_size_in_place(void **state)
 	free(base);
 }
 
+/* d, encoded with a base, is the keyframe k made without one, and decodes
+ * to src; both freed. */
+static void check_same_keyframe(enc_t *d, enc_t *k, const uint8_t *src,
+				size_t len)
+{
+	assert_int_equal(d->info.is_delta, 0);
+	assert_int_equal(d->len, k->len);
+	assert_memory_equal(d->p, k->p, k->len);
+	check_decodes(d, src, len, NULL);
+	free(d->p);
+	free(k->p);
+}
+
 static void test_delta_unrelated_base_gives_keyframe(void **state)
 {
 	const size_t n = 1 << 16;
@@ -444,13 +457,8 @@ static void test_delta_unrelated_base_gives_keyframe(void **state)
 	fill_bf16(src, n, 0.02f, 6);
 	d = encode_delta(src, 2 * n, 2, base, 3);
 	k = encode_kf(src, 2 * n, 2);
-	assert_int_equal(d.info.is_delta, 0);
 	assert_int_equal(d.info.depth, 0);
-	assert_int_equal(d.len, k.len);
-	assert_memory_equal(d.p, k.p, k.len);
-	check_decodes(&d, src, 2 * n, NULL);
-	free(d.p);
-	free(k.p);
+	check_same_keyframe(&d, &k, src, 2 * n);
 	free(src);
 	free(base);
 }
@@ -480,12 +488,7 @@ static void test_delta_escape_form_loses_to_keyframe(void **state)
 	dp.base_id = &base_id;
 	d = encode_with(src, 2 * n, &dp);
 	k = encode_with(src, 2 * n, &kp);
-	assert_int_equal(d.info.is_delta, 0);
-	assert_int_equal(d.len, k.len);
-	assert_memory_equal(d.p, k.p, k.len);
-	check_decodes(&d, src, 2 * n, NULL);
-	free(d.p);
-	free(k.p);
+	check_same_keyframe(&d, &k, src, 2 * n);
 	free(src);
 	free(base);
 }
