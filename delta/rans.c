@@ -1287,6 +1287,7 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
  * plane under the same context) from waiting on its own increment.
  */
 #define IX_RUN 2048
+_Static_assert(NLANE == 8, "count_lanes() names eight tables");
 
 static void count_lanes(uint32_t (*cnt)[256], const uint8_t *src,
 			const uint8_t *side, size_t n, unsigned *lo,
