@@ -623,8 +623,10 @@ static int looks_raw(z4_rans_work *rw, const uint8_t *p, size_t m)
 	uint8_t q[QUICK_RUN * 8];
 	size_t runs, step, run, n = 0;
 
+	/* Only where the sample is runs spread over a plane (over 32 KiB):
+	 * a shorter one is estimated whole, 512 bytes being too few. */
 	z4_rans_sample(m, &runs, &step, &run);
-	if (runs > 8 || run < QUICK_RUN)
+	if (runs < 2 || runs > 8 || run < QUICK_RUN)
 		return 0;
 	for (size_t r = 0; r < runs; r++, n += QUICK_RUN)
 		memcpy(q + n, p + r * step, QUICK_RUN);
