@@ -292,10 +292,10 @@ int z4_chunkio_want(z4_chunkio *io, const z4_id *id)
 
 int z4_chunkio_encode(const uint8_t **enc, size_t *enc_len, z4_chunkio *io,
 		      const uint8_t *data, size_t len, unsigned elem_size,
-		      unsigned dtype, const z4_id *base_id,
+		      unsigned dtype, const z4_id *id, const z4_id *base_id,
 		      unsigned keyframe_interval)
 {
-	z4_delta_params par = {.elem_size = elem_size, .dtype = dtype};
+	z4_delta_params par = {.elem_size = elem_size, .dtype = dtype, .id = id};
 	z4_delta_info base_info;
 	int rc;
 
@@ -346,8 +346,8 @@ int z4_chunkio_put_chunk(size_t *stored_len, z4_chunkio *io,
 	rc = z4_chunkio_want(io, id);
 	if (rc <= 0)
 		return rc;
-	Z4_TRY(z4_chunkio_encode(&enc, &enc_len, io, data, len, elem_size, 0, base_id,
-				 keyframe_interval));
+	Z4_TRY(z4_chunkio_encode(&enc, &enc_len, io, data, len, elem_size, 0, id,
+				 base_id, keyframe_interval));
 	*stored_len = enc_len;
 	return z4_chunkio_put_encoded(io, id, enc, enc_len);
 }

@@ -309,7 +309,8 @@ static int worker_run(void *state, void *arg)
 	if (j->kind != JOB_CHUNK)
 		return Z4_OK;
 	Z4_TRY(z4_chunkio_encode(&enc, &n, state, j->data, j->len, j->elem, j->dtype,
-				 j->has_base ? &j->base : NULL, j->keyframe));
+				 &j->id, j->has_base ? &j->base : NULL,
+				 j->keyframe));
 	if (n > j->enc_cap) {
 		uint8_t *p = z4_malloc(n);
 		if (!p)

@@ -136,7 +136,10 @@ static void count(repack *rp, int is_delta, size_t enc_len)
 		rp->res->keyframes++;
 }
 
-static int chunk(repack *rp, const z4_id *id, const z4_id *base_id, size_t len)
+/* elem, dtype: the tensor's; a chunk split otherwise (a ragged piece)
+ * is plain bytes, as commit wrote it. */
+static int chunk(repack *rp, const z4_id *id, const z4_id *base_id, size_t len,
+                 unsigned elem, unsigned dtype)
 {
 	z4_delta_info info, binfo, ninfo;
 	z4_delta_params par = {0};
@@ -179,6 +182,8 @@ static int chunk(repack *rp, const z4_id *id, const z4_id *base_id, size_t len)
 	                         z4_delta_bound(len, info.elem_size)));
 	Z4_TRY(z4_chunkio_read(rp->io, id, rp->cur, len));
 	par.elem_size = info.elem_size;
+	par.dtype = info.elem_size == elem ? dtype : 0;
+	par.id = id; /* the bytes just read were checked against it */
 	if (want_delta) {
 		Z4_TRY(z4_scratch_ensure(&rp->base, &rp->base_cap, len));
 		Z4_TRY(z4_chunkio_read(rp->io, base_id, rp->base, len));
@@ -258,6 +263,7 @@ static int file(repack *rp, const z4_pointer *ptr, const char *path,
 	for (size_t i = 0; i < r.nseg && rc == Z4_OK; i++) {
 		z4_tensor_rec t, pt = {0};
 		const z4_id *pid;
+		unsigned dtype, elem;
 		int layout = 0;
 		if (r.seg[i].kind != Z4_SEG_TENSOR)
 			continue;
@@ -271,13 +277,19 @@ static int file(repack *rp, const z4_pointer *ptr, const char *path,
 		if (pid && z4_load_tensor(&pt, rp->io, pid) == Z4_OK)
 			layout = z4_tensor_rec_equal_layout(&t, &pt);
 		z4_error_clear();
+		/* as commit picks it: the codec's planes follow the dtype */
+		dtype = t.dtype != Z4_DT_UNKNOWN
+		                ? z4_delta_dtype(z4_dtype_name(t.dtype))
+		                : 0;
+		elem = t.elem_size;
 		for (size_t k = 0; k < t.nchunks && rc == Z4_OK; k++) {
 			uint64_t off = (uint64_t)k * t.chunk_size;
 			size_t len = (size_t)(t.nbytes - off < t.chunk_size
 			                          ? t.nbytes - off
 			                          : t.chunk_size);
 			rc = chunk(rp, &t.chunks[k],
-			           layout ? &pt.chunks[k] : NULL, len);
+			           layout ? &pt.chunks[k] : NULL, len, elem,
+			           dtype);
 			rp->done += len;
 			if (rp->opts->progress)
 				rp->opts->progress(rp->opts->progress_ud,

@@ -144,11 +144,12 @@ int z4_chunkio_put_chunk(size_t *stored_len, z4_chunkio *io,
  * 0 if it is, or an error; encode: decode the base (own snapshot, ended
  * after) and encode into io's buffer (*enc valid until the next encode);
  * put_encoded: queue the bytes (copied). dtype is a Z4_DELTA_DT_* code
- * (0: opaque bytes). */
+ * (0: opaque bytes); id is data's (z4_delta_id(), already computed to
+ * key the chunk: the encoder does not hash data again). */
 int z4_chunkio_want(z4_chunkio *io, const z4_id *id);
 int z4_chunkio_encode(const uint8_t **enc, size_t *enc_len, z4_chunkio *io,
 		      const uint8_t *data, size_t len, unsigned elem_size,
-		      unsigned dtype, const z4_id *base_id,
+		      unsigned dtype, const z4_id *id, const z4_id *base_id,
 		      unsigned keyframe_interval);
 int z4_chunkio_put_encoded(z4_chunkio *io, const z4_id *id, const uint8_t *enc,
 			   size_t enc_len);

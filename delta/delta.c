@@ -1193,7 +1193,16 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	m = src_len / e;
 	for (unsigned k = 0; k < e; k++)
 		lens[k] = m;
-	z4_delta_id(&id, src, src_len);
+	if (!params->id) {
+		z4_delta_id(&id, src, src_len);
+	} else {
+#ifndef NDEBUG
+		z4_id check;
+		z4_delta_id(&check, src, src_len);
+		assert(id_equal(params->id, &check));
+#endif
+		id = *params->id;
+	}
 	base = params->base;
 	base_id = params->base_id;
 	/* Too long a chain, or a chunk equal to its base (which would be a

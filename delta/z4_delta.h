@@ -109,6 +109,11 @@ typedef struct {
 	unsigned base_depth;
 	/* Z4_DELTA_DT_*, 0 = unknown; >= Z4_DELTA_DT_COUNT is Z4_EINVAL. */
 	unsigned dtype;
+	/* Optional: src's id (z4_delta_id()), which the caller vouches for,
+	 * as a store has it before deciding to encode (deduplication); NULL:
+	 * the encoder hashes src. A wrong id makes a chunk that never
+	 * decodes (Debug builds assert). */
+	const z4_id *id;
 } z4_delta_params;
 
 /* Largest possible encoded size of a src_len-byte chunk: the longest

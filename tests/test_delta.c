@@ -1083,6 +1083,38 @@ static void test_deterministic(void **state)
 	free(base);
 }
 
+/* The id a store hands over is the one the encoder would compute: the
+ * same bytes, delta (also equal to the base: a keyframe) or keyframe. */
+static void test_given_id_same_bytes(void **state)
+{
+	const size_t n = 1 << 16;
+	uint8_t *base = xmalloc(2 * n), *src = xmalloc(2 * n);
+	const uint8_t *srcs[2] = {src, base};
+	z4_id id, base_id;
+	(void)state;
+	fill_bf16(base, n, 0.02f, 33);
+	step_bf16(src, base, n, 1e-2f, 34);
+	z4_delta_id(&base_id, base, 2 * n);
+	for (int i = 0; i < 2; i++) {
+		z4_delta_params par = {.elem_size = 2,
+				       .dtype = Z4_DELTA_DT_BF16,
+				       .base = base,
+				       .base_id = &base_id};
+		enc_t a = encode_with(srcs[i], 2 * n, &par), b;
+		assert_int_equal(a.info.is_delta, i == 0);
+		z4_delta_id(&id, srcs[i], 2 * n);
+		par.id = &id;
+		b = encode_with(srcs[i], 2 * n, &par);
+		assert_int_equal(a.len, b.len);
+		assert_memory_equal(a.p, b.p, a.len);
+		check_decodes(&b, srcs[i], 2 * n, base);
+		free(a.p);
+		free(b.p);
+	}
+	free(src);
+	free(base);
+}
+
 static void test_allocation_failures(void **state)
 {
 	const size_t n = 1 << 15;
@@ -1203,6 +1235,7 @@ int main(void)
 		cmocka_unit_test(test_decode_argument_errors),
 		cmocka_unit_test(test_encode_argument_errors),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_given_id_same_bytes),
 		cmocka_unit_test(test_allocation_failures),
 		cmocka_unit_test(test_steady_state_allocates_nothing),
 	};

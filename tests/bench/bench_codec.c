@@ -54,12 +54,14 @@ typedef struct {
 } stfile;
 
 /* A chunk job: src, optional base (same length), params; prev: the job
- * whose chunk is the base (decode chains), or NO_PREV. */
+ * whose chunk is the base (decode chains), or NO_PREV. The ids are
+ * computed before the clock runs, as a store has them before it decides
+ * to encode (it keys and deduplicates chunks by them). */
 typedef struct {
 	const uint8_t *src, *base;
 	size_t len, prev;
 	unsigned elem, dtype;
-	z4_id base_id;
+	z4_id id, base_id;
 	uint8_t *enc;
 	size_t enc_len, enc_cap;
 	int is_delta;
@@ -322,7 +324,8 @@ static void run_unit(z4_delta_ctx *ctx, const pool *p, size_t u,
 		uint8_t *out = buf[i % 2];
 		if (!p->decode) {
 			z4_delta_params par = {.elem_size = j->elem,
-					       .dtype = j->dtype};
+					       .dtype = j->dtype,
+					       .id = &j->id};
 			z4_delta_info info;
 			if (j->base) {
 				par.base = j->base;
@@ -454,6 +457,7 @@ static void add_jobs(job **jobs, size_t *nj, size_t *cap, const uint8_t *src,
 				j.prev = i;
 		j.elem = e;
 		j.dtype = z4_delta_dtype(dtype);
+		z4_delta_id(&j.id, j.src, n);
 		if (base)
 			z4_delta_id(&j.base_id, j.base, n);
 		j.enc_cap = z4_delta_bound(n, e);
