@@ -1310,14 +1310,17 @@ static void count_lanes(uint32_t (*cnt)[256], const uint8_t *src,
 			h = cs[k] > h ? cs[k] : h;
 		}
 		for (; j + 8 <= b; j += 8) {
-			c0[ix[j]]++;
-			c1[ix[j + 1]]++;
-			c2[ix[j + 2]]++;
-			c3[ix[j + 3]]++;
-			c4[ix[j + 4]]++;
-			c5[ix[j + 5]]++;
-			c6[ix[j + 6]]++;
-			c7[ix[j + 7]]++;
+			uint64_t a, d;
+			memcpy(&a, ix + j, 8);
+			memcpy(&d, ix + j + 4, 8);
+			c0[(uint16_t)a]++;
+			c1[(uint16_t)(a >> 16)]++;
+			c2[(uint16_t)(a >> 32)]++;
+			c3[a >> 48]++;
+			c4[(uint16_t)d]++;
+			c5[(uint16_t)(d >> 16)]++;
+			c6[(uint16_t)(d >> 32)]++;
+			c7[d >> 48]++;
 		}
 		for (; j < b; j++)
 			c0[ix[j]]++;
