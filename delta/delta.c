@@ -93,8 +93,9 @@
 #define CODEC_COUNT_V3 7
 #define CODEC_COUNT_V4 9
 
-/* Encoder only, never stored: a plane's plan left to the exact counts,
- * the base's plane as context or order 0 (z4_rans_encode_side). */
+/* Encoder only, never stored: the escape symbols' plan left to the exact
+ * counts, the base's top plane as context or order 0
+ * (z4_rans_encode_pairs() of ctx->esc_pairs). */
 #define CODEC_PICK_SIDE 0xff
 
 /* Whose context a plane's codec takes: the base's co-located plane, the
@@ -157,6 +158,10 @@ struct z4_delta_ctx {
 	/* Encode: the escape candidate's streams (plan_esc). */
 	uint8_t *esc;
 	size_t esc_cap;
+	/* Encode: its symbols' context pairs and their contexts' range
+	 * (plan_esc), which put_plane() codes for CODEC_PICK_SIDE. */
+	const uint16_t *esc_pairs;
+	unsigned esc_lo, esc_hi;
 };
 
 /* ---- ids ---- */
@@ -733,8 +738,9 @@ static int put_plane(uint8_t *codec, size_t *stored, uint8_t *out,
 	*codec = CODEC_RAW;
 	if (plan.codec == CODEC_PICK_SIDE) {
 		int model, wide = m >= WIDE_MIN_PLANE;
-		rc = z4_rans_encode_side(stored, &model, out, cap, ctx->rw,
-					 plane, m, side, wide);
+		rc = z4_rans_encode_pairs(stored, &model, out, cap, ctx->rw,
+					  plane, ctx->esc_pairs, m,
+					  ctx->esc_lo, ctx->esc_hi, wide);
 		if (rc < 0)
 			return rc;
 		if (rc == Z4_OK) {
@@ -801,7 +807,7 @@ static int put_planes(size_t *out_len, uint8_t *out, size_t pos, unsigned n,
 		const uint8_t c = plan[k].codec;
 		const uint8_t *side = MIX_CODEC(c) ? mix : NULL;
 		int rc;
-		if (SIDE_CODEC(c) || c == CODEC_PICK_SIDE)
+		if (SIDE_CODEC(c))
 			side = sides[k];
 		rc = put_plane(&codec, &stored, out + pos, budget - pos, ctx,
 			       planes[k], lens[k], side, plan[k], zstd);
@@ -1003,29 +1009,37 @@ static uint64_t load_word(const uint8_t *p, unsigned e)
 	return e == 2 ? z4_le16(p) : e == 4 ? z4_le32(p) : z4_le64(p);
 }
 
+/* The escape candidate of src against base, the symbols' contexts the
+ * base's top plane as transform xform splits it (by their pairs: the
+ * plane itself is never made). */
 static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *src,
-		    const uint8_t *base, size_t m, unsigned e)
+		    const uint8_t *base, size_t m, unsigned e, unsigned xform)
 {
 	const size_t lim = m / ESC_SHARE;
 	const uint8_t *ep[8];
-	uint8_t *s, *w;
+	z4_esc_out o;
 	size_t n;
 
 	c->est = SIZE_MAX;
 	if (m < CTX_MIN_PLANE)
 		return Z4_OK;
-	/* symbols | escaped words | their planes */
-	Z4_TRY(scratch(&ctx->esc, &ctx->esc_cap, m + 2 * lim * e));
-	s = ctx->esc;
-	w = s + m;
+	/* pairs | symbols | escaped words | their planes */
+	Z4_TRY(scratch(&ctx->esc, &ctx->esc_cap, 3 * m + 2 * lim * e));
+	o.pairs = (uint16_t *)(void *)ctx->esc;
+	o.s = ctx->esc + 2 * m;
+	o.w = o.s + m;
+	o.cap = lim;
 	/* Data that escapes everywhere (fp32 weights) is given up as soon
 	 * as more than lim words have. */
-	n = z4_delta_sub_esc(s, w, lim, src, base, m, e);
+	n = z4_delta_sub_esc(&o, src, base, m, e, ROT_XFORM(xform));
 	if (n > lim)
 		return Z4_OK;
-	split_into(ep, w + lim * e, w, n, e, XFORM_PLANES);
+	ctx->esc_pairs = o.pairs;
+	ctx->esc_lo = o.lo;
+	ctx->esc_hi = o.hi;
+	split_into(ep, o.w + lim * e, o.w, n, e, XFORM_PLANES);
 	c->n_esc = n;
-	c->streams[0] = s;
+	c->streams[0] = o.s;
 	c->lens[0] = m;
 	/* The symbols' codec is left to their exact counts at put_esc(),
 	 * which writes the candidate first: no estimate of them. */
@@ -1047,10 +1061,9 @@ static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *src,
 static int put_esc(size_t *out_len, uint8_t *dst, size_t dst_cap,
 		   z4_delta_ctx *ctx, const esc_plan *c, size_t src_len,
 		   unsigned e, unsigned depth, const z4_id *id,
-		   const z4_id *base_id, unsigned xform,
-		   const uint8_t *base_top)
+		   const z4_id *base_id, unsigned xform)
 {
-	const uint8_t *sides[MAX_STREAMS] = {base_top};
+	const uint8_t *sides[MAX_STREAMS] = {NULL};
 	size_t pos = put_header(dst, e, depth, src_len, id, base_id, xform);
 	int rc;
 
@@ -1223,13 +1236,9 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 	Z4_TRY(plan_group(&grp, ctx, src, m, e, dt));
 	if (base && sub) {
 		/* Floats: the arithmetic delta, as escape-coded symbols under
-		 * the base's top plane (the one plane of the base they need,
-		 * where split_into() puts it; not made for data that escapes
-		 * everywhere, such as fp32 weights). */
-		uint8_t *top = ctx->planes + src_len + (e - 1) * m;
-		Z4_TRY(plan_esc(&esc, ctx, src, base, m, e));
-		if (esc.est != SIZE_MAX)
-			split_top(bp, top, base, m, e, xform);
+		 * the base's top plane (not for data that escapes everywhere,
+		 * such as fp32 weights). */
+		Z4_TRY(plan_esc(&esc, ctx, src, base, m, e, xform));
 	}
 	if (esc.est != SIZE_MAX) {
 		/* At most 1/4 of the words escape: the plane forms below are
@@ -1288,8 +1297,7 @@ int z4_delta_encode(size_t *out_len, z4_delta_info *out_info, uint8_t *dst,
 		/* Written first: the keyframe must beat its size, not an
 		 * estimate of it. */
 		rc = put_esc(&len, dst, dst_cap, ctx, &esc, src_len, e,
-			     params->base_depth + 1, &id, base_id, xform,
-			     bp[e - 1]);
+			     params->base_depth + 1, &id, base_id, xform);
 		if (rc != Z4_OK)
 			return rc;
 		dest = len;

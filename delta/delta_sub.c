@@ -182,24 +182,38 @@ void z4_delta_add_planes(uint8_t *dst, const uint8_t *const planes[],
  * then the escaped ones by their words. */
 #define ESC_RUN 1024
 
-static size_t sub_esc_portable(uint8_t *s, uint8_t *w, size_t cap,
-			       const uint8_t *src, const uint8_t *base,
-			       size_t m, unsigned e)
+static size_t sub_esc_portable(z4_esc_out *o, const uint8_t *src,
+			       const uint8_t *base, size_t m, unsigned e,
+			       int rot)
 {
+	const unsigned sh = 8 * e - 8 - (unsigned)rot;
 	uint8_t z[8 * ESC_RUN];
 	uint32_t idx[ESC_RUN];
+	unsigned lo = 255, hi = 0;
 	size_t n = 0;
 
 	for (size_t i = 0, k, c; i < m; i += k, n += c) {
 		k = m - i < ESC_RUN ? m - i : ESC_RUN;
 		BY_SIZE(e, sub, z, src + i * e, base + i * e, k);
-		BY_SIZE(e, syms, s + i, z, k);
-		c = z4_delta_find_escapes(idx, ESC_RUN, s + i, k);
-		if (c > cap - n)
-			return cap + 1;
+		BY_SIZE(e, syms, o->s + i, z, k);
+		c = z4_delta_find_escapes(idx, ESC_RUN, o->s + i, k);
+		if (c > o->cap - n)
+			return o->cap + 1;
 		for (size_t j = 0; j < c; j++)
-			memcpy(w + (n + j) * e, z + (size_t)idx[j] * e, e);
+			memcpy(o->w + (n + j) * e, z + (size_t)idx[j] * e, e);
+		for (size_t j = i; j < i + k; j++) {
+			uint64_t b = 0;
+			unsigned t;
+			for (unsigned q = 0; q < e; q++)
+				b |= (uint64_t)base[j * e + q] << (8 * q);
+			t = (unsigned)(b >> sh) & 0xff;
+			o->pairs[j] = (uint16_t)(t << 8 | o->s[j]);
+			lo = t < lo ? t : lo;
+			hi = t > hi ? t : hi;
+		}
 	}
+	o->lo = lo;
+	o->hi = hi;
 	return n;
 }
 
@@ -319,46 +333,108 @@ DEFINE_ADD1_VEC(16)
 DEFINE_ADD1_VEC(32)
 DEFINE_ADD1_VEC(64)
 
+/* The least and the greatest of the pairs' top bytes, from the SZ-bit
+ * lanes' minimum lo and maximum hi of the pairs. */
+AVX512 static void top_range(z4_esc_out *o, __m512i lo, __m512i hi,
+			     unsigned sz)
+{
+	uint64_t l[8], h[8];
+	unsigned a = 255, b = 0;
+
+	if (sz == 16) { /* to 32-bit lanes: zero-extension keeps the order */
+		lo = _mm512_min_epu32(
+			_mm512_cvtepu16_epi32(_mm512_castsi512_si256(lo)),
+			_mm512_cvtepu16_epi32(
+				_mm512_extracti64x4_epi64(lo, 1)));
+		hi = _mm512_max_epu32(
+			_mm512_cvtepu16_epi32(_mm512_castsi512_si256(hi)),
+			_mm512_cvtepu16_epi32(
+				_mm512_extracti64x4_epi64(hi, 1)));
+	}
+	if (sz != 64) { /* and to 64-bit lanes */
+		const __m512i low = _mm512_set1_epi64(0xffffffff);
+		lo = _mm512_min_epu64(_mm512_and_si512(lo, low),
+				      _mm512_srli_epi64(lo, 32));
+		hi = _mm512_max_epu64(_mm512_and_si512(hi, low),
+				      _mm512_srli_epi64(hi, 32));
+	}
+	_mm512_storeu_si512(l, lo);
+	_mm512_storeu_si512(h, hi);
+	for (int j = 0; j < 8; j++) {
+		unsigned x = (unsigned)(l[j] >> 8), y = (unsigned)(h[j] >> 8);
+		a = x < a ? x : a;
+		b = y > b ? y : b;
+	}
+	o->lo = a;
+	o->hi = b;
+}
+
 /* Encode, SZ-bit words L to a vector: the symbols are z saturated to a
  * byte (CVT, stored by STORE), the escaped words compressed out of the
- * vector into w. */
-#define DEFINE_SUB_ESC(SZ, L, MT, CVT, STORE)                                  \
+ * vector into w; the pairs are the base's top byte, brought to bits 8-15
+ * by TOP, over the saturated symbol, narrowed to 16 bits by PSTORE. */
+#define DEFINE_SUB_ESC(SZ, L, MT, CVT, STORE, TOP, PSTORE)                     \
 	AVX512 static size_t sub_esc##SZ##_avx512(                             \
-		uint8_t *s, uint8_t *w, size_t cap, const uint8_t *src,        \
-		const uint8_t *base, size_t m)                                 \
+		z4_esc_out *out, const uint8_t *src, const uint8_t *base,      \
+		size_t m, int rot)                                             \
 	{                                                                      \
 		const __m512i esc = _mm512_set1_epi##SZ(Z4_SUB_ESC);           \
+		/* bits 8-15 of each lane, of the lanes' low 16 at most */     \
+		const __m512i top = _mm512_set1_epi32((int)0xff00ff00u);       \
+		const unsigned sh = SZ - 16 - (unsigned)rot;                   \
+		__m512i lo = _mm512_set1_epi32(-1);                            \
+		__m512i hi = _mm512_setzero_si512();                           \
 		size_t n = 0;                                                  \
+		(void)sh;                                                      \
 		for (size_t i = 0; i < m; i += L) {                            \
 			const size_t o = i * SZ / 8;                           \
 			MT lm = (MT)_bzhi_u32(~0u, lanes(m - i, L));           \
+			__m512i b = _mm512_maskz_loadu_epi##SZ(lm, base + o);  \
 			__m512i z = zsub_##SZ(                                 \
-				_mm512_maskz_loadu_epi##SZ(lm, src + o),       \
-				_mm512_maskz_loadu_epi##SZ(lm, base + o));     \
+				_mm512_maskz_loadu_epi##SZ(lm, src + o), b);   \
 			MT k = _mm512_cmpge_epu##SZ##_mask(z, esc);            \
 			size_t c = (size_t)_mm_popcnt_u32(k);                  \
-			STORE(s + i, lm, CVT(z));                              \
-			if (c > cap - n)                                       \
-				return cap + 1;                                \
-			_mm512_mask_compressstoreu_epi##SZ(w + n * SZ / 8, k,  \
-							   z);                 \
+			/* (TOP & 0xff00) | min(z, 255) */                     \
+			__m512i p = _mm512_ternarylogic_epi32(                 \
+				TOP, top, _mm512_min_epu##SZ(z, esc), 0xea);   \
+			STORE(out->s + i, lm, CVT(z));                         \
+			PSTORE(out->pairs + i, lm, p);                         \
+			lo = _mm512_mask_min_epu##SZ(lo, lm, lo, p);           \
+			hi = _mm512_mask_max_epu##SZ(hi, lm, hi, p);           \
+			if (c > out->cap - n)                                  \
+				return out->cap + 1;                           \
+			_mm512_mask_compressstoreu_epi##SZ(                    \
+				out->w + n * SZ / 8, k, z);                    \
 			n += c;                                                \
 		}                                                              \
+		top_range(out, lo, hi, SZ);                                    \
 		return n;                                                      \
 	}
+#define TOP16 _mm512_slli_epi16(b, (unsigned)rot)
+#define TOPW(SZ) _mm512_srli_epi##SZ(b, sh)
+#define PSTORE16(p, k, v) _mm512_mask_storeu_epi16(p, k, v)
+#define PSTORE32(p, k, v)                                                      \
+	_mm256_mask_storeu_epi16(p, k, _mm512_cvtepi32_epi16(v))
+#define PSTORE64(p, k, v) _mm_mask_storeu_epi16(p, k, _mm512_cvtepi64_epi16(v))
 DEFINE_SUB_ESC(16, 32, __mmask32, _mm512_cvtusepi16_epi8,
-	       _mm256_mask_storeu_epi8)
+	       _mm256_mask_storeu_epi8, TOP16, PSTORE16)
 DEFINE_SUB_ESC(32, 16, __mmask16, _mm512_cvtusepi32_epi8,
-	       _mm_mask_storeu_epi8)
-DEFINE_SUB_ESC(64, 8, __mmask8, _mm512_cvtusepi64_epi8, _mm_mask_storeu_epi8)
+	       _mm_mask_storeu_epi8, TOPW(32), PSTORE32)
+DEFINE_SUB_ESC(64, 8, __mmask8, _mm512_cvtusepi64_epi8, _mm_mask_storeu_epi8,
+	       TOPW(64), PSTORE64)
+#undef TOP16
+#undef TOPW
+#undef PSTORE16
+#undef PSTORE32
+#undef PSTORE64
 
-AVX512 static size_t sub_esc_avx512(uint8_t *s, uint8_t *w, size_t cap,
-				    const uint8_t *src, const uint8_t *base,
-				    size_t m, unsigned e)
+AVX512 static size_t sub_esc_avx512(z4_esc_out *o, const uint8_t *src,
+				    const uint8_t *base, size_t m, unsigned e,
+				    int rot)
 {
-	return e == 2 ? sub_esc16_avx512(s, w, cap, src, base, m)
-	       : e == 4 ? sub_esc32_avx512(s, w, cap, src, base, m)
-			: sub_esc64_avx512(s, w, cap, src, base, m);
+	return e == 2 ? sub_esc16_avx512(o, src, base, m, rot)
+	       : e == 4 ? sub_esc32_avx512(o, src, base, m, rot)
+			: sub_esc64_avx512(o, src, base, m, rot);
 }
 
 /* Decode, SZ-bit words L to a vector: the symbols (a vector V of
@@ -448,11 +524,10 @@ const z4_esc_kernels *z4_delta_esc_kernels(void)
 	return k;
 }
 
-size_t z4_delta_sub_esc(uint8_t *s, uint8_t *w, size_t cap,
-			const uint8_t *src, const uint8_t *base, size_t m,
-			unsigned e)
+size_t z4_delta_sub_esc(z4_esc_out *o, const uint8_t *src,
+			const uint8_t *base, size_t m, unsigned e, int rot)
 {
-	return z4_delta_esc_kernels()->sub_esc(s, w, cap, src, base, m, e);
+	return z4_delta_esc_kernels()->sub_esc(o, src, base, m, e, rot);
 }
 
 int z4_delta_add_esc(uint8_t *dst, const uint8_t *s, const uint8_t *w,

@@ -35,13 +35,25 @@ size_t z4_delta_find_escapes(uint32_t *idx, size_t cap, const uint8_t *s,
 
 /*
  * The escape form of z4_delta_sub(src, base) in one pass, z itself never
- * stored: s[i] = min(z[i], Z4_SUB_ESC) and the words z[i] >= Z4_SUB_ESC
- * into w in order, while there are at most cap. Returns how many, or
- * cap + 1 as soon as there are more (s and w then hold a prefix).
+ * stored: the symbols s[i] = min(z[i], Z4_SUB_ESC) and the words z[i] >=
+ * Z4_SUB_ESC into w in order, while there are at most cap. With them the
+ * symbols' context pairs (rans.h's z4_rans_pairs()): pairs[i] = t[i] << 8
+ * | s[i], t[i] the base word's byte in the top plane (byte e - 1, of the
+ * word rotated left one bit if rot: z4_delta_planes_top()), lo and hi the
+ * least and greatest t[i] (255 and 0 if m is 0).
  */
-size_t z4_delta_sub_esc(uint8_t *s, uint8_t *w, size_t cap,
-			const uint8_t *src, const uint8_t *base, size_t m,
-			unsigned e);
+typedef struct {
+	uint8_t *s;      /* m symbols */
+	uint16_t *pairs; /* m pairs */
+	uint8_t *w;      /* up to cap escaped words */
+	size_t cap;
+	unsigned lo, hi; /* set by the call */
+} z4_esc_out;
+
+/* Returns how many words escape, or cap + 1 as soon as more than cap do
+ * (s, pairs and w then hold a prefix; lo and hi are unset). */
+size_t z4_delta_sub_esc(z4_esc_out *o, const uint8_t *src,
+			const uint8_t *base, size_t m, unsigned e, int rot);
 
 /*
  * From one symbol a word, s[i] = min(z[i], Z4_SUB_ESC), and the words
@@ -56,9 +68,8 @@ int z4_delta_add_esc(uint8_t *dst, const uint8_t *s, const uint8_t *w,
  * (BW, VBMI2), chosen by z4_delta_esc_kernels(): the AVX-512 ones where
  * the CPU has them, unless Z4_NO_AVX512 or Z4_NO_AVX2 is set. */
 typedef struct {
-	size_t (*sub_esc)(uint8_t *s, uint8_t *w, size_t cap,
-			  const uint8_t *src, const uint8_t *base, size_t m,
-			  unsigned e);
+	size_t (*sub_esc)(z4_esc_out *o, const uint8_t *src,
+			  const uint8_t *base, size_t m, unsigned e, int rot);
 	int (*add_esc)(uint8_t *dst, const uint8_t *s, const uint8_t *w,
 		       size_t n, const uint8_t *base, size_t m, unsigned e);
 } z4_esc_kernels;

@@ -101,6 +101,10 @@ struct z4_rans_work {
 	uint8_t tail[2 * TAIL_BYTES]; /* a wide stream's last words, padded */
 	uint8_t *buf;          /* encoder output (words written backwards) */
 	size_t buf_cap;
+	uint16_t *pairs;       /* context << 8 | symbol, for the wide encoder */
+	size_t pairs_cap;      /* (entries) */
+	uint8_t *side;         /* the contexts back from given pairs */
+	size_t side_cap;
 	uint32_t lg[LOG_TAB];  /* log2_q16(x) for 0 < x < LOG_TAB */
 };
 
@@ -159,6 +163,8 @@ void z4_rans_work_free(z4_rans_work *w)
 	z4_free(w->et);
 	z4_free(w->ecnt);
 	z4_free(w->buf);
+	z4_free(w->pairs);
+	z4_free(w->side);
 	z4_free(w);
 }
 
@@ -927,15 +933,14 @@ static int wide_close(wblock *b, const z4_ransw_kernels *k)
 /* The side context's table (Z4_RANSC_S bits) in the decode tables dt. */
 #define CTAB(c) (dt + ((size_t)(c) << Z4_RANSC_S))
 
-/* Encode src[0..n) with contexts side, the encoder symbols w->es of the
- * contexts that occur (their counts in ctot), into the buffer ending at
- * end, backwards, in the exact reverse of dec_wctx's order: the last
- * partial row, then rows last to first, lanes 63 to 0. Returns the
- * payload start (the 64 final states, then the words); end - 2 * n -
- * CSTATE_BYTES must be inside the buffer. */
-static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint8_t *src,
-			 const uint8_t *side, size_t n,
-			 const uint32_t ctot[256])
+/* Encode the symbols of pairs[0..n) (context << 8 | symbol), with the
+ * encoder symbols w->es of the contexts that occur (their counts in
+ * ctot), into the buffer ending at end, backwards, in the exact reverse
+ * of dec_wctx's order: the last partial row, then rows last to first,
+ * lanes 63 to 0. Returns the payload start (the 64 final states, then the
+ * words); end - 2 * n - CSTATE_BYTES must be inside the buffer. */
+static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint16_t *pairs,
+			 size_t n, const uint32_t ctot[256])
 {
 	const z4_ransw_kernels *k = w->wide;
 	const size_t rows = n / CL;
@@ -955,7 +960,7 @@ static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint8_t *src,
 		}
 		/* The partial last row by division: no reciprocals needed. */
 		for (size_t pos = n; pos-- > rows * CL;) {
-			uint32_t e = w->et[(uint32_t)side[pos] << 8 | src[pos]];
+			uint32_t e = w->et[pairs[pos]];
 			uint32_t v = x[pos % CL], f = e & 0xffff;
 			if (v >= (uint64_t)f << (32 - Z4_RANSC_S)) {
 				p -= 2;
@@ -964,16 +969,16 @@ static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint8_t *src,
 			}
 			x[pos % CL] = (v / f << Z4_RANSC_S) + v % f + (e >> 16);
 		}
-		k->ctx_enc(x, &p, src, side, rows, w->et);
+		k->ctx_enc(x, &p, pairs, rows, w->et);
 	} else {
+		const esym *es = (const esym *)w->es; /* at c << 8 | s */
 		for (size_t pos = n; pos-- > rows * CL;)
-			enc_put(&x[pos % CL], &p, &w->es[side[pos]][src[pos]],
-				Z4_RANSC_S, 0);
+			enc_put(&x[pos % CL], &p, &es[pairs[pos]], Z4_RANSC_S,
+				0);
 		for (size_t r = rows; r-- > 0;) {
-			const uint8_t *s = src + r * CL, *c = side + r * CL;
+			const uint16_t *s = pairs + r * CL;
 			for (int j = CL; j-- > 0;)
-				enc_put(&x[j], &p, &w->es[c[j]][s[j]], Z4_RANSC_S,
-					0);
+				enc_put(&x[j], &p, &es[s[j]], Z4_RANSC_S, 0);
 		}
 	}
 	p -= CSTATE_BYTES;
@@ -1278,55 +1283,52 @@ static int dec_o0(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 
 /* ---- context models ---- */
 
+void z4_rans_pairs(uint16_t *pairs, unsigned *lo, unsigned *hi,
+		   const uint8_t *src, const uint8_t *side, size_t n)
+{
+	uint8_t l = 255, h = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		pairs[i] = (uint16_t)(side[i] << 8 | src[i]);
+		l = side[i] < l ? side[i] : l;
+		h = side[i] > h ? side[i] : h;
+	}
+	*lo = l;
+	*hi = h;
+}
+
 /*
- * Count the pairs (side[i], src[i]) in the NLANE tables, into the rows
- * [*lo, *hi] (the side's least and greatest byte, found on the way: an
- * exponent plane's are a few dozen apart). The pairs' indices are made a
- * run at a time by a loop that vectorizes: an increment then takes one
- * load, and eight tables keep a pair that repeats (a zero byte of an XOR
- * plane under the same context) from waiting on its own increment.
+ * Count pairs[0..n) (context << 8 | symbol) in the NLANE tables: an
+ * increment takes a load and a store, the store the floor, four indices
+ * coming from one 64-bit load; eight tables keep a pair that repeats (a
+ * zero byte of an XOR plane under the same context) from waiting on its
+ * own increment.
  */
-#define IX_RUN 2048
 _Static_assert(NLANE == 8, "count_lanes() names eight tables");
 
-static void count_lanes(uint32_t (*cnt)[256], const uint8_t *src,
-			const uint8_t *side, size_t n, unsigned *lo,
-			unsigned *hi)
+static void count_lanes(uint32_t (*cnt)[256], const uint16_t *pairs, size_t n)
 {
 	uint32_t *c0 = cnt[0], *c1 = cnt[LANE_ROWS], *c2 = cnt[2 * LANE_ROWS];
 	uint32_t *c3 = cnt[3 * LANE_ROWS], *c4 = cnt[4 * LANE_ROWS];
 	uint32_t *c5 = cnt[5 * LANE_ROWS], *c6 = cnt[6 * LANE_ROWS];
 	uint32_t *c7 = cnt[7 * LANE_ROWS];
-	uint16_t ix[IX_RUN];
-	uint8_t l = 255, h = 0;
+	size_t j = 0;
 
-	for (size_t i = 0; i < n; i += IX_RUN) {
-		const size_t b = n - i < IX_RUN ? n - i : IX_RUN;
-		const uint8_t *cs = side + i, *ss = src + i;
-		size_t j = 0;
-		for (size_t k = 0; k < b; k++) {
-			ix[k] = (uint16_t)(cs[k] << 8 | ss[k]);
-			l = cs[k] < l ? cs[k] : l;
-			h = cs[k] > h ? cs[k] : h;
-		}
-		for (; j + 8 <= b; j += 8) {
-			uint64_t a, d;
-			memcpy(&a, ix + j, 8);
-			memcpy(&d, ix + j + 4, 8);
-			c0[(uint16_t)a]++;
-			c1[(uint16_t)(a >> 16)]++;
-			c2[(uint16_t)(a >> 32)]++;
-			c3[a >> 48]++;
-			c4[(uint16_t)d]++;
-			c5[(uint16_t)(d >> 16)]++;
-			c6[(uint16_t)(d >> 32)]++;
-			c7[d >> 48]++;
-		}
-		for (; j < b; j++)
-			c0[ix[j]]++;
+	for (; j + 8 <= n; j += 8) {
+		uint64_t a, d;
+		memcpy(&a, pairs + j, 8);
+		memcpy(&d, pairs + j + 4, 8);
+		c0[(uint16_t)a]++;
+		c1[(uint16_t)(a >> 16)]++;
+		c2[(uint16_t)(a >> 32)]++;
+		c3[a >> 48]++;
+		c4[(uint16_t)d]++;
+		c5[(uint16_t)(d >> 16)]++;
+		c6[(uint16_t)(d >> 32)]++;
+		c7[d >> 48]++;
 	}
-	*lo = l;
-	*hi = h;
+	for (; j < n; j++)
+		c0[pairs[j]]++;
 }
 
 /* Sum rows [lo, hi] of the first `lanes` tables into the first, clearing
@@ -1352,27 +1354,74 @@ static void merge_lanes(uint32_t (*cnt)[256], uint32_t ctot[256],
 	}
 }
 
+/* Count pairs[0..n), contexts lo..hi, into cnt[0..256) and the contexts
+ * into ctot: long planes in NLANE tables summed into the first. */
+static void count_pairs_of(uint32_t (*cnt)[256], uint32_t ctot[256],
+			   const uint16_t *pairs, size_t n, unsigned lo,
+			   unsigned hi)
+{
+	if (n < LANES_MIN) {
+		uint32_t *c = cnt[0]; /* [c][s] at c << 8 | s */
+		for (size_t i = 0; i < n; i++)
+			c[pairs[i]]++;
+		merge_lanes(cnt, ctot, 1, lo, hi);
+		return;
+	}
+	count_lanes(cnt, pairs, n);
+	merge_lanes(cnt, ctot, NLANE, lo, hi);
+}
+
+/* w->pairs of at least n entries. */
+static int grow_pairs(z4_rans_work *w, size_t n)
+{
+	if (n <= w->pairs_cap)
+		return Z4_OK;
+	n = (n + 0xffff) & ~(size_t)0xffff;
+	z4_free(w->pairs);
+	w->pairs_cap = 0;
+	w->pairs = z4_malloc(n * sizeof(*w->pairs));
+	if (!w->pairs)
+		return Z4_ENOMEM;
+	w->pairs_cap = n;
+	return Z4_OK;
+}
+
 /*
  * Count (context, symbol) pairs into cnt[0..256) and contexts into ctot.
- * Long planes count in several tables (cnt + k * LANE_ROWS), summed into
- * the first: the context model's in NLANE (count_lanes), order 1's in one
- * per state's quarter. The row sums give ctot for less than another pass
- * over the plane.
+ * The context model's pairs go to w->pairs as well (its wide encoder
+ * reads them), made a run at a time and counted while in cache; order
+ * 1's count in one table per state's quarter, summed into the first.
  */
-static void count_ctx(uint32_t (*cnt)[256], uint32_t ctot[256],
-		      const uint8_t *src, size_t n, const uint8_t *side,
-		      int model)
+#define PAIR_RUN 2048
+
+static int count_ctx(z4_rans_work *w, uint32_t ctot[256], const uint8_t *src,
+		     size_t n, const uint8_t *side, int model)
 {
+	uint32_t(*cnt)[256] = w->cnt;
 	const size_t q = n / NSTATE;
 
+	if (model == Z4_RANS_CTX) {
+		uint32_t *c0 = cnt[0]; /* [c][s] at c << 8 | s */
+		unsigned lo = 255, hi = 0;
+		Z4_TRY(grow_pairs(w, n));
+		for (size_t i = 0; i < n; i += PAIR_RUN) {
+			const size_t b = n - i < PAIR_RUN ? n - i : PAIR_RUN;
+			unsigned l, h;
+			z4_rans_pairs(w->pairs + i, &l, &h, src + i, side + i,
+				      b);
+			lo = l < lo ? l : lo;
+			hi = h > hi ? h : hi;
+			if (n >= LANES_MIN)
+				count_lanes(cnt, w->pairs + i, b);
+			else
+				for (size_t j = 0; j < b; j++)
+					c0[w->pairs[i + j]]++;
+		}
+		merge_lanes(cnt, ctot, n >= LANES_MIN ? NLANE : 1, lo, hi);
+		return Z4_OK;
+	}
 	if (n < LANES_MIN) {
 		memset(ctot, 0, 256 * sizeof(*ctot));
-		if (model == Z4_RANS_CTX) {
-			for (size_t i = 0; i < n; i++)
-				cnt[side[i]][src[i]]++;
-			count4(ctot, side, n);
-			return;
-		}
 		for (int j = 0; j < NSTATE && q; j++) {
 			const uint8_t *s = src + (size_t)j * q;
 			cnt[0][s[0]]++;
@@ -1386,13 +1435,7 @@ static void count_ctx(uint32_t (*cnt)[256], uint32_t ctot[256],
 			cnt[c][src[pos]]++;
 			ctot[c]++;
 		}
-		return;
-	}
-	if (model == Z4_RANS_CTX) {
-		unsigned lo, hi;
-		count_lanes(cnt, src, side, n, &lo, &hi);
-		merge_lanes(cnt, ctot, NLANE, lo, hi);
-		return;
+		return Z4_OK;
 	}
 	for (int j = 0; j < NSTATE; j++) {
 		const uint8_t *s = src + (size_t)j * q;
@@ -1404,14 +1447,16 @@ static void count_ctx(uint32_t (*cnt)[256], uint32_t ctot[256],
 	for (size_t pos = NSTATE * q; pos < n; pos++)
 		cnt[src[pos - 1]][src[pos]]++;
 	merge_lanes(cnt, ctot, NSTATE, 0, 255);
+	return Z4_OK;
 }
 
-/* Code src with the pairs count_ctx() left in w->cnt (contexts ctot),
- * clearing them; their frequencies are in w->freq already if `have`. */
+/* Code src with the pairs counted in w->cnt (contexts ctot), clearing
+ * them; their frequencies are in w->freq already if `have`. The context
+ * model reads its contexts from side, the wide one from pairs. */
 static int enc_counted(size_t *out_len, uint8_t *dst, size_t cap,
 		       z4_rans_work *w, const uint8_t *src, size_t n,
-		       const uint8_t *side, int model, const uint32_t *ctot,
-		       int have)
+		       const uint8_t *side, const uint16_t *pairs, int model,
+		       const uint32_t *ctot, int have)
 {
 	const unsigned S = model == Z4_RANS_WCTX ? Z4_RANSC_S : S_CTX;
 	uint8_t *o = dst, *end, *pl;
@@ -1440,7 +1485,7 @@ static int enc_counted(size_t *out_len, uint8_t *dst, size_t cap,
 	end = w->buf + w->buf_cap;
 	rare = bits >> 16 < n;
 	if (model == Z4_RANS_WCTX)
-		pl = enc_wctx(end, w, src, side, n, ctot);
+		pl = enc_wctx(end, w, pairs, n, ctot);
 	else if (model == Z4_RANS_CTX)
 		pl = rare ? enc_loop(end, (const esym(*)[256])w->es, src, n,
 				     side, Z4_RANS_CTX, S_CTX, 1)
@@ -1475,10 +1520,10 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 {
 	uint32_t ctot[256];
 
-	count_ctx(w->cnt, ctot, src, n, side,
-		  model == Z4_RANS_O1 ? Z4_RANS_O1 : Z4_RANS_CTX);
-	return enc_counted(out_len, dst, cap, w, src, n, side, model, ctot,
-			   0);
+	Z4_TRY(count_ctx(w, ctot, src, n, side,
+			 model == Z4_RANS_O1 ? Z4_RANS_O1 : Z4_RANS_CTX));
+	return enc_counted(out_len, dst, cap, w, src, n, side, w->pairs, model,
+			   ctot, 0);
 }
 
 static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
@@ -1809,9 +1854,10 @@ size_t z4_rans_estimate_side(z4_rans_work *w, const uint8_t *src, size_t n,
 
 /* ---- the context model or order 0, by exact counts ---- */
 
-int z4_rans_encode_side(size_t *out_len, int *model, uint8_t *dst,
-			size_t cap, z4_rans_work *w, const uint8_t *src,
-			size_t n, const uint8_t *side, int wide)
+int z4_rans_encode_pairs(size_t *out_len, int *model, uint8_t *dst,
+			 size_t cap, z4_rans_work *w, const uint8_t *src,
+			 const uint16_t *pairs, size_t n, unsigned lo,
+			 unsigned hi, int wide)
 {
 	const unsigned S = wide ? Z4_RANSC_S : S_CTX;
 	const size_t nb = (n + Z4_RANS_BLOCK - 1) / Z4_RANS_BLOCK;
@@ -1824,7 +1870,19 @@ int z4_rans_encode_side(size_t *out_len, int *model, uint8_t *dst,
 	*model = wide ? Z4_RANS_W0 : Z4_RANS_O0;
 	if (!n)
 		return enc_o0(out_len, dst, cap, w, src, n, wide);
-	count_ctx(w->cnt, ctot, src, n, side, Z4_RANS_CTX);
+	assert(lo <= hi && hi <= 255);
+	if (!wide) { /* the narrow coder reads the contexts as a plane */
+		if (w->side_cap < n) {
+			z4_free(w->side);
+			w->side_cap = 0;
+			if (!(w->side = z4_malloc(n)))
+				return Z4_ENOMEM;
+			w->side_cap = n;
+		}
+		for (size_t i = 0; i < n; i++)
+			w->side[i] = (uint8_t)(pairs[i] >> 8);
+	}
+	count_pairs_of(w->cnt, ctot, pairs, n, lo, hi);
 	memset(h, 0, sizeof(h));
 	/* Each model's tables as written and its symbols' code lengths
 	 * under them; order 0 as if one table served every block. */
@@ -1850,6 +1908,6 @@ int z4_rans_encode_side(size_t *out_len, int *model, uint8_t *dst,
 		return enc_o0(out_len, dst, cap, w, src, n, wide);
 	}
 	*model = wide ? Z4_RANS_WCTX : Z4_RANS_CTX;
-	return enc_counted(out_len, dst, cap, w, src, n, side, *model, ctot,
-			   1);
+	return enc_counted(out_len, dst, cap, w, src, n, w->side, pairs,
+			   *model, ctot, 1);
 }

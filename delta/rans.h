@@ -54,16 +54,23 @@ int z4_rans_encode(size_t *out_len, uint8_t *dst, size_t cap,
 		   z4_rans_work *w, const uint8_t *src, size_t n, int model,
 		   const uint8_t *side);
 
+/* pairs[i] = side[i] << 8 | src[i] for i < n, and the least and the
+ * greatest byte of side (255 and 0 when n is 0). */
+void z4_rans_pairs(uint16_t *pairs, unsigned *lo, unsigned *hi,
+		   const uint8_t *src, const uint8_t *side, size_t n);
+
 /*
- * Encode src[0..n) with the context model of side (Z4_RANS_WCTX if wide,
- * else Z4_RANS_CTX), or order 0 (Z4_RANS_W0, Z4_RANS_O0) where the exact
- * counts say that codes at least 31/32 as small: the choice a planner
- * makes from estimates, without their sampling. *model says which; else
- * as z4_rans_encode().
+ * Encode src[0..n) with the context model of the side plane (Z4_RANS_WCTX
+ * if wide, else Z4_RANS_CTX), or order 0 (Z4_RANS_W0, Z4_RANS_O0) where
+ * the exact counts say that codes at least 31/32 as small: the choice a
+ * planner makes from estimates, without their sampling. The side plane
+ * comes as z4_rans_pairs() of src and it (pairs, lo, hi; n > 0: lo <=
+ * hi). *model says which; else as z4_rans_encode().
  */
-int z4_rans_encode_side(size_t *out_len, int *model, uint8_t *dst,
-			size_t cap, z4_rans_work *w, const uint8_t *src,
-			size_t n, const uint8_t *side, int wide);
+int z4_rans_encode_pairs(size_t *out_len, int *model, uint8_t *dst,
+			 size_t cap, z4_rans_work *w, const uint8_t *src,
+			 const uint16_t *pairs, size_t n, unsigned lo,
+			 unsigned hi, int wide);
 
 /* Decode exactly n bytes into dst from the whole of src[0..len).
  * Z4_ECORRUPT, Z4_ENOMEM. dst must not overlap src or side. */

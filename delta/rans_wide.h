@@ -123,15 +123,16 @@ typedef struct {
 typedef void z4_ransc_rows_fn(z4_ransc_stream *s, size_t rows);
 
 /*
- * Encode rows [0, rows) of src with contexts side, rows last to first and
- * lanes 63 to 0, with states x[64] and et[c << 8 | s] =
- * Z4_RANSW_EENTRY(f, start) (11-bit) for every pair that occurs, writing
- * downwards from *pp (at most 128 bytes a row). Exactly rans.c's scalar
- * encoder. The 16 bytes below the final *pp may be overwritten.
+ * Encode rows [0, rows) of the symbols of pairs[i] = context << 8 |
+ * symbol, rows last to first and lanes 63 to 0, with states x[64] and
+ * et[c << 8 | s] = Z4_RANSW_EENTRY(f, start) (11-bit) for every pair that
+ * occurs, writing downwards from *pp (at most 128 bytes a row). Exactly
+ * rans.c's scalar encoder. The 16 bytes below the final *pp may be
+ * overwritten.
  */
 typedef void z4_ransc_enc_fn(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
-			     const uint8_t *src, const uint8_t *side,
-			     size_t rows, const uint32_t *et);
+			     const uint16_t *pairs, size_t rows,
+			     const uint32_t *et);
 
 /* Whether some byte of side[0..n) is a context without a table: its bit
  * clear in bm, the stream's bitmap of contexts (bit c & 7 of bm[c >> 3]).

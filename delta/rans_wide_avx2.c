@@ -474,10 +474,10 @@ static const uint64_t cperm[256] = {
 	const __m256i zero = _mm256_setzero_si256();                           \
 	const __m256 k64k = _mm256_set1_ps(65536.0f)
 
-/* The entries of the eight symbols at s in table t; with contexts c, of
- * (c[i], s[i]) at c[i] << 8 | s[i]. */
+/* The entries of the eight symbols at s in table t; of the eight pairs
+ * (context << 8 | symbol) at pairs, at the pair. */
 #define LOOK_AT(k) (int)t[b >> (8 * (k)) & 255]
-#define LOOKC_AT(k) (int)t[(d >> (8 * (k)) & 255) << 8 | (b >> (8 * (k)) & 255)]
+#define LOOKC_AT(k) (int)t[(uint16_t)(((k) < 4 ? b : d) >> (16 * (k) & 63))]
 
 AVX2 static inline __attribute__((always_inline)) __m256i
 look8(const uint32_t *t, const uint8_t *s)
@@ -491,12 +491,12 @@ look8(const uint32_t *t, const uint8_t *s)
 }
 
 AVX2 static inline __attribute__((always_inline)) __m256i
-look8c(const uint32_t *t, const uint8_t *s, const uint8_t *c)
+look8c(const uint32_t *t, const uint16_t *pairs)
 {
 	uint64_t b, d;
 
-	memcpy(&b, s, 8);
-	memcpy(&d, c, 8);
+	memcpy(&b, pairs, 8);
+	memcpy(&d, pairs + 4, 8);
 	return _mm256_setr_epi32(LOOKC_AT(0), LOOKC_AT(1), LOOKC_AT(2),
 				 LOOKC_AT(3), LOOKC_AT(4), LOOKC_AT(5),
 				 LOOKC_AT(6), LOOKC_AT(7));
@@ -524,8 +524,8 @@ AVX2 static void enc_avx2(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 
 /* The context model's encoder, a row as eight vectors. */
 AVX2 static void ctx_enc_avx2(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
-			      const uint8_t *src, const uint8_t *side,
-			      size_t rows, const uint32_t *et)
+			      const uint16_t *pairs, size_t rows,
+			      const uint32_t *et)
 {
 	ENC_CONSTANTS;
 	__m256i v[Z4_RANSC_LANES / 8];
@@ -534,11 +534,9 @@ AVX2 static void ctx_enc_avx2(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 	for (int j = 0; j < Z4_RANSC_LANES / 8; j++)
 		LOAD(v[j], x + 8 * j);
 	for (size_t r = rows; r-- > 0;) {
-		const uint8_t *s = src + r * Z4_RANSC_LANES;
-		const uint8_t *c = side + r * Z4_RANSC_LANES;
+		const uint16_t *s = pairs + r * Z4_RANSC_LANES;
 		for (int j = Z4_RANSC_LANES / 8; j-- > 0;)
-			ENCX(v[j], look8c(et, s + 8 * j, c + 8 * j), p,
-			     Z4_RANSC_S);
+			ENCX(v[j], look8c(et, s + 8 * j), p, Z4_RANSC_S);
 	}
 	for (int j = 0; j < Z4_RANSC_LANES / 8; j++)
 		STORE(x + 8 * j, v[j]);

@@ -244,12 +244,13 @@ AVX512 static void enc2_avx512(z4_ransw_enc_stream *a, z4_ransw_enc_stream *b,
 	b->p = pb;
 }
 
-/* The context model's encoder: the entry of (context, symbol) at
- * c << 8 | s, a row as four vectors, 11-bit frequencies (quotients below
- * 2^21: the float estimate is still within one). */
+/* The context model's encoder: the entry of (context, symbol) at the
+ * pair c << 8 | s, widened from 16 bits; a row as four vectors, 11-bit
+ * frequencies (quotients below 2^21: the float estimate is still within
+ * one). */
 AVX512 static void ctx_enc_avx512(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
-				  const uint8_t *src, const uint8_t *side,
-				  size_t rows, const uint32_t *et)
+				  const uint16_t *pairs, size_t rows,
+				  const uint32_t *et)
 {
 	const __m512i m16 = _mm512_set1_epi32(0xffff);
 	const __m512i one = _mm512_set1_epi32(1);
@@ -261,18 +262,12 @@ AVX512 static void ctx_enc_avx512(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 	for (int j = 0; j < NV; j++)
 		v[j] = _mm512_loadu_si512(x + 16 * j);
 	for (size_t r = rows; r-- > 0;) {
-		const __m128i *sv = (const __m128i *)(const void *)(
-			src + r * Z4_RANSC_LANES);
-		const __m128i *cv = (const __m128i *)(const void *)(
-			side + r * Z4_RANSC_LANES);
+		const __m256i *pv = (const __m256i *)(const void *)(
+			pairs + r * Z4_RANSC_LANES);
 		/* The last lanes first: their words lie above the others'. */
 		for (int j = NV; j-- > 0;) {
-			__m512i idx = _mm512_or_si512(
-				_mm512_slli_epi32(
-					_mm512_cvtepu8_epi32(
-						_mm_loadu_si128(cv + j)),
-					8),
-				_mm512_cvtepu8_epi32(_mm_loadu_si128(sv + j)));
+			__m512i idx =
+				_mm512_cvtepu16_epi32(_mm256_loadu_si256(pv + j));
 			ENCX(v[j], idx, p, Z4_RANSC_S, et);
 		}
 	}

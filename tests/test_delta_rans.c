@@ -126,7 +126,7 @@ static void test_models_compress(void **state)
 	free(side);
 }
 
-/* z4_rans_encode_side picks the side context where the plane follows
+/* z4_rans_encode_pairs picks the side context where the plane follows
  * it, order 0 where the side says nothing (a random side over a skewed
  * plane: 256 context tables for nothing); narrow and wide; the model it
  * reports decodes the stream. */
@@ -142,12 +142,16 @@ static void test_encode_side_picks(void **state)
 				uint8_t *side = tc_xmalloc(n);
 				uint8_t *enc = tc_xmalloc(cap);
 				uint8_t *out = tc_xmalloc(n);
+				uint16_t *pairs = tc_xmalloc(2 * n);
+				unsigned lo, hi;
 				int model = -1, ctx;
 				fill(side, NULL, n, follows ? 4 : 2, 11 + si);
 				fill(src, side, n, follows ? 5 : 1, 13 + si);
-				assert_int_equal(z4_rans_encode_side(
+				z4_rans_pairs(pairs, &lo, &hi, src, side, n);
+				assert_int_equal(z4_rans_encode_pairs(
 							 &len, &model, enc, cap,
-							 w, src, n, side, wide),
+							 w, src, pairs, n, lo,
+							 hi, wide),
 						 Z4_OK);
 				ctx = model == Z4_RANS_CTX ||
 				      model == Z4_RANS_WCTX;
@@ -164,6 +168,7 @@ static void test_encode_side_picks(void **state)
 				free(side);
 				free(enc);
 				free(out);
+				free(pairs);
 			}
 }
 

@@ -16,7 +16,9 @@
 
 #include <cmocka.h>
 
+#include "delta_planes.h"
 #include "delta_sub.h"
+#include "rans.h"
 #include "z4_delta.h"
 #include "z4_le.h"
 #define TC_DELTA_CTX
@@ -175,11 +177,65 @@ static size_t to_symbols(uint8_t *s, uint8_t *w, const uint8_t *z, size_t m,
 	return n;
 }
 
+/* Buffers of test_esc_kernels: the words, their escape form as
+ * to_symbols() makes it (s, w, n escapes) and a kernel's (s2, w2). */
+typedef struct {
+	uint8_t *base, *z, *src, *out, *s, *w, *s2, *w2, *top;
+	uint16_t *pairs, *pairs2;
+	size_t m, n;
+	unsigned e;
+} esc_case;
+
+/* Kernel set f encodes c's words, their pairs (z4_rans_pairs() under the
+ * top plane a split of the base makes, rotated or not) among them. */
+static void check_sub_esc(const z4_esc_kernels *f, const esc_case *c,
+			  int rot)
+{
+	z4_esc_out o = {c->s2, c->pairs2, c->w2, c->n, 0, 0};
+	unsigned lo, hi;
+
+	z4_delta_planes_top(c->top, c->base, c->m, c->e, rot);
+	z4_rans_pairs(c->pairs, &lo, &hi, c->s, c->top, c->m);
+	assert_int_equal(f->sub_esc(&o, c->src, c->base, c->m, c->e, rot),
+			 c->n);
+	assert_memory_equal(c->s2, c->s, c->m);
+	assert_memory_equal(c->w2, c->w, c->n * c->e);
+	assert_memory_equal(c->pairs2, c->pairs, 2 * c->m);
+	assert_int_equal(o.lo, lo);
+	assert_int_equal(o.hi, hi);
+	o.cap = c->n - 1;
+	if (c->n)
+		assert_int_equal(
+			f->sub_esc(&o, c->src, c->base, c->m, c->e, rot),
+			c->n);
+}
+
+/* Kernel set f decodes c's escape form, also in place, and refuses one
+ * escape more or fewer than the symbols say. */
+static void check_add_esc(const z4_esc_kernels *f, const esc_case *c)
+{
+	const size_t m = c->m, n = c->n, len = m * c->e;
+	const unsigned e = c->e;
+
+	memset(c->out, 0xa5, len);
+	assert_int_equal(f->add_esc(c->out, c->s, c->w, n, c->base, m, e), 0);
+	assert_memory_equal(c->out, c->src, len);
+	memcpy(c->out, c->base, len);
+	assert_int_equal(f->add_esc(c->out, c->s, c->w, n, c->out, m, e), 0);
+	assert_memory_equal(c->out, c->src, len);
+	assert_int_equal(
+		f->add_esc(c->out, c->s, c->w, n + 1, c->base, m, e), -1);
+	if (n)
+		assert_int_equal(
+			f->add_esc(c->out, c->s, c->w, n - 1, c->base, m, e),
+			-1);
+}
+
 /* The escape form both ways, every implementation (portable and, where
  * the CPU has it, AVX-512) against z4_delta_sub / z4_delta_add of whole
  * words, for each word size, escape density and a length around the
- * vectors and runs: symbols and escaped words made from the words; words
- * moved by them, also in place; one escape more or fewer than the
+ * vectors and runs: symbols, pairs and escaped words made from the words;
+ * words moved by them, also in place; one escape more or fewer than the
  * symbols say is refused, one more than the cap given up. */
 static void test_esc_kernels(void **state)
 {
@@ -189,73 +245,47 @@ static void test_esc_kernels(void **state)
 	const size_t mmax = 5000;
 	const z4_esc_kernels *ks[2] = {&z4_delta_esc_portable,
 				       z4_delta_esc_avx512()};
-	uint8_t *base = tc_xmalloc(8 * mmax), *z = tc_xmalloc(8 * mmax);
-	uint8_t *src = tc_xmalloc(8 * mmax), *out = tc_xmalloc(8 * mmax);
-	uint8_t *s = tc_xmalloc(mmax), *w = tc_xmalloc(8 * mmax + 8);
-	uint8_t *s2 = tc_xmalloc(mmax), *w2 = tc_xmalloc(8 * mmax + 8);
+	esc_case c = {
+		.base = tc_xmalloc(8 * mmax), .z = tc_xmalloc(8 * mmax),
+		.src = tc_xmalloc(8 * mmax), .out = tc_xmalloc(8 * mmax),
+		.s = tc_xmalloc(mmax), .w = tc_xmalloc(8 * mmax + 8),
+		.s2 = tc_xmalloc(mmax), .w2 = tc_xmalloc(8 * mmax + 8),
+		.top = tc_xmalloc(mmax), .pairs = tc_xmalloc(2 * mmax),
+		.pairs2 = tc_xmalloc(2 * mmax)};
 	uint64_t seed = 5;
 	(void)state;
 	print_message("AVX-512 escape kernels: %s\n", ks[1] ? "yes" : "no");
-	for (unsigned e = 2; e <= 8; e *= 2)
+	for (c.e = 2; c.e <= 8; c.e *= 2)
 		for (size_t li = 0; li < sizeof(lens) / sizeof(*lens); li++)
 			for (size_t d = 0; d < 4; d++) {
-				size_t m = lens[li], n;
-				for (size_t i = 0; i < m * e; i += 8)
-					z4_put64(base + i, tc_rng(&seed));
-				for (size_t i = 0; i < m; i++) {
+				c.m = lens[li];
+				for (size_t i = 0; i < c.m * c.e; i += 8)
+					z4_put64(c.base + i, tc_rng(&seed));
+				for (size_t i = 0; i < c.m; i++) {
 					uint64_t r = tc_rng(&seed), v = r >> 56;
 					if (r % 1000 < per_mille[d])
 						v = (r >> 20) | Z4_SUB_ESC;
-					memcpy(z + i * e, &v, e);
+					memcpy(c.z + i * c.e, &v, c.e);
 				}
-				n = to_symbols(s, w, z, m, e);
-				z4_delta_add(src, z, base, m, e);
+				c.n = to_symbols(c.s, c.w, c.z, c.m, c.e);
+				z4_delta_add(c.src, c.z, c.base, c.m, c.e);
 				for (int k = 0; k < 2 && ks[k]; k++) {
-					const z4_esc_kernels *f = ks[k];
-					assert_int_equal(f->sub_esc(s2, w2, n,
-								    src, base,
-								    m, e),
-							 n);
-					assert_memory_equal(s2, s, m);
-					assert_memory_equal(w2, w, n * e);
-					if (n)
-						assert_int_equal(
-							f->sub_esc(s2, w2,
-								   n - 1, src,
-								   base, m, e),
-							n);
-					memset(out, 0xa5, m * e);
-					assert_int_equal(
-						f->add_esc(out, s, w, n, base,
-							   m, e),
-						0);
-					assert_memory_equal(out, src, m * e);
-					memcpy(out, base, m * e);
-					assert_int_equal(
-						f->add_esc(out, s, w, n, out, m,
-							   e),
-						0);
-					assert_memory_equal(out, src, m * e);
-					assert_int_equal(f->add_esc(out, s, w,
-								    n + 1, base,
-								    m, e),
-							 -1);
-					if (n)
-						assert_int_equal(
-							f->add_esc(out, s, w,
-								   n - 1, base,
-								   m, e),
-							-1);
+					check_sub_esc(ks[k], &c, 0);
+					check_sub_esc(ks[k], &c, 1);
+					check_add_esc(ks[k], &c);
 				}
 			}
-	free(base);
-	free(z);
-	free(src);
-	free(out);
-	free(s);
-	free(w);
-	free(s2);
-	free(w2);
+	free(c.base);
+	free(c.z);
+	free(c.src);
+	free(c.out);
+	free(c.s);
+	free(c.w);
+	free(c.s2);
+	free(c.w2);
+	free(c.top);
+	free(c.pairs);
+	free(c.pairs2);
 }
 
 /* A weight tensor and its next step: small relative updates. */

@@ -180,12 +180,17 @@ static void test_encoder_step_exact(void **state)
 {
 	uint64_t seed = 10;
 	uint8_t src[Z4_RANSC_LANES], side[Z4_RANSC_LANES];
+	uint16_t pairs[Z4_RANSC_LANES];
 	uint32_t *et = tc_xmalloc(256 * 256 * sizeof(uint32_t));
+	unsigned lo, hi;
 	(void)state;
 	for (int j = 0; j < Z4_RANSC_LANES; j++) {
 		side[j] = (uint8_t)(j % 4 * 50);
 		src[j] = (uint8_t)(j % 3 * 80);
 	}
+	z4_rans_pairs(pairs, &lo, &hi, src, side, Z4_RANSC_LANES);
+	assert_int_equal(lo, 0);
+	assert_int_equal(hi, 150);
 	for (int k = 0; k < n_kern; k++) {
 		if (!kern[k]->ctx_enc)
 			continue;
@@ -211,7 +216,7 @@ static void test_encoder_step_exact(void **state)
 				want[j] = tc_ref_step(x[j], f,
 						      start[side[j] ^ src[j]],
 						      Z4_RANSC_S, top, &q);
-			kern[k]->ctx_enc(x, &p, src, side, 1, et);
+			kern[k]->ctx_enc(x, &p, pairs, 1, et);
 			assert_memory_equal(x, want, sizeof(x));
 			assert_int_equal(p - buf, q - ref);
 			assert_memory_equal(p, q,
