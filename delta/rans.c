@@ -53,8 +53,10 @@
 #define TAIL_ROWS 64u
 #define TAIL_BYTES (TAIL_ROWS * Z4_RANSC_ROW_MAX)
 
-/* Estimates look up log2 of counts below LOG_TAB. */
-#define LOG_TAB 4096
+/* Estimates look up log2 of counts below LOG_TAB, code_bits() of any
+ * frequency (at most 2^12). */
+#define LOG_TAB 4097
+_Static_assert(1u << S_O0 < LOG_TAB && 1u << S_CTX < LOG_TAB, "lg[f]");
 
 /* build_dtable writes 4 slots at a time, up to 3 past a table's end; the
  * wide tables' builders up to Z4_RANSW_TABLE_SLACK. */
@@ -509,15 +511,17 @@ static uint64_t lg(const z4_rans_work *w, uint64_t x)
 	return x < LOG_TAB ? w->lg[x] : log2_q16(x);
 }
 
-/* Bits (Q16) that counts c cost under frequencies f (of 2^S). */
-static uint64_t code_bits(const z4_rans_work *w, const uint32_t *c,
-			  const uint16_t *f, unsigned S)
+/* Bits (Q16) that counts c cost under frequencies f (of 2^S, S <= 12:
+ * each in the table). */
+__attribute__((target_clones("avx2", "default"))) static uint64_t
+code_bits(const z4_rans_work *w, const uint32_t *c, const uint16_t *f,
+	  unsigned S)
 {
 	uint64_t b = 0;
 
 	/* An absent symbol adds 0 (c = 0) whatever lg[0]: no branch. */
 	for (int s = 0; s < 256; s++)
-		b += (uint64_t)c[s] * (((uint64_t)S << 16) - lg(w, f[s]));
+		b += (uint64_t)c[s] * (((uint64_t)S << 16) - w->lg[f[s]]);
 	return b;
 }
 
@@ -1333,8 +1337,9 @@ static void count_lanes(uint32_t (*cnt)[256], const uint16_t *pairs, size_t n)
 
 /* Sum rows [lo, hi] of the first `lanes` tables into the first, clearing
  * the others, and their totals into ctot (0 outside). */
-static void merge_lanes(uint32_t (*cnt)[256], uint32_t ctot[256],
-			unsigned lanes, unsigned lo, unsigned hi)
+__attribute__((target_clones("avx2", "default"))) static void
+merge_lanes(uint32_t (*cnt)[256], uint32_t ctot[256], unsigned lanes,
+	    unsigned lo, unsigned hi)
 {
 	memset(ctot, 0, 256 * sizeof(*ctot));
 	for (unsigned c = lo; c <= hi; c++) {
