@@ -152,15 +152,17 @@ AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
 /*
  * The encoder, 16 lanes per vector, a row as two vectors. Per vector: the
  * entries (f, start) of the lanes' symbols by a gather; a lane sheds its
- * low 16 bits when x >= f << 20 (the scalar coder's x > thr); then
- * x' = (x / f) << 12 + x % f + start. The quotient comes from floats,
- * x * (1 / f) with the reciprocal refined once from rcp14: relative error
- * below 2^-22, so under 0.25 on a quotient below 2^20, and truncation
- * lands on q - 1, q or q + 1; the remainder x - q * f then says which and
- * is corrected with it. The result is exact on any CPU, whatever its
- * rcp14 returns within the architected 2^-14.
+ * low 16 bits when x >= f << (32 - S) (the scalar coder's x > thr); then
+ * x' = (x / f) << S + x % f + start. The quotient comes from floats,
+ * x * (1 / f), the reciprocal refined once from rcp14 by two FMAs: with
+ * e = 1 - f * r0 (exact: under 2^-14, a multiple of 2^-36), r = r0 + r0 *
+ * e is 1 / f within 2^-24 + 2^-28. With the roundings of x and of the
+ * product, x * r is within 3.07 * 2^-24 of x / f, relatively: under 0.39
+ * on a quotient below 2^21 (S >= 11). Rounded to nearest it is then q or
+ * q + 1, and a negative remainder x - (q + 1) * f says the latter. Exact
+ * on any CPU, whatever its rcp14 returns within the architected 2^-14.
  */
-#define ENCX(v, idx, p, S, et)                                                   \
+#define ENCX(v, idx, p, S, et)                                                 \
 	do {                                                                   \
 		__m512i e_ = _mm512_i32gather_epi32(idx, (const void *)et, 4); \
 		__m512i f_ = _mm512_and_si512(e_, m16);                        \
@@ -175,16 +177,14 @@ AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
 			_mm512_maskz_compress_epi32(k_, v));                   \
 		v = _mm512_mask_srli_epi32(v, k_, v, 16);                      \
 		r_ = _mm512_rcp14_ps(ff_);                                     \
-		r_ = _mm512_mul_ps(r_, _mm512_fnmadd_ps(ff_, r_, two));        \
-		q_ = _mm512_cvttps_epu32(                                      \
-			_mm512_mul_ps(_mm512_cvtepu32_ps(v), r_));             \
+		r_ = _mm512_fmadd_ps(r_, _mm512_fnmadd_ps(ff_, r_, one_f), r_); \
+		q_ = _mm512_cvt_roundps_epu32(                                 \
+			_mm512_mul_ps(_mm512_cvtepu32_ps(v), r_),              \
+			_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);        \
 		m_ = _mm512_sub_epi32(v, _mm512_mullo_epi32(q_, f_));          \
 		k_ = _mm512_cmplt_epi32_mask(m_, zero);                        \
 		q_ = _mm512_mask_sub_epi32(q_, k_, q_, one);                   \
 		m_ = _mm512_mask_add_epi32(m_, k_, m_, f_);                    \
-		k_ = _mm512_cmpge_epi32_mask(m_, f_);                          \
-		q_ = _mm512_mask_add_epi32(q_, k_, q_, one);                   \
-		m_ = _mm512_mask_sub_epi32(m_, k_, m_, f_);                    \
 		v = _mm512_add_epi32(                                          \
 			_mm512_add_epi32(_mm512_slli_epi32(q_, S), m_),        \
 			_mm512_srli_epi32(e_, 16));                            \
@@ -198,7 +198,7 @@ AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 	const __m512i m16 = _mm512_set1_epi32(0xffff);
 	const __m512i one = _mm512_set1_epi32(1);
 	const __m512i zero = _mm512_setzero_si512();
-	const __m512 two = _mm512_set1_ps(2.0f);
+	const __m512 one_f = _mm512_set1_ps(1.0f);
 	__m512i v0 = _mm512_loadu_si512(x), v1 = _mm512_loadu_si512(x + 16);
 	uint8_t *p = *pp;
 
@@ -222,7 +222,7 @@ AVX512 static void enc2_avx512(z4_ransw_enc_stream *a, z4_ransw_enc_stream *b,
 	const __m512i m16 = _mm512_set1_epi32(0xffff);
 	const __m512i one = _mm512_set1_epi32(1);
 	const __m512i zero = _mm512_setzero_si512();
-	const __m512 two = _mm512_set1_ps(2.0f);
+	const __m512 one_f = _mm512_set1_ps(1.0f);
 	const uint32_t *eta = a->et, *etb = b->et;
 	__m512i a0 = _mm512_loadu_si512(a->x), a1 = _mm512_loadu_si512(a->x + 16);
 	__m512i b0 = _mm512_loadu_si512(b->x), b1 = _mm512_loadu_si512(b->x + 16);
@@ -255,7 +255,7 @@ AVX512 static void ctx_enc_avx512(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 	const __m512i m16 = _mm512_set1_epi32(0xffff);
 	const __m512i one = _mm512_set1_epi32(1);
 	const __m512i zero = _mm512_setzero_si512();
-	const __m512 two = _mm512_set1_ps(2.0f);
+	const __m512 one_f = _mm512_set1_ps(1.0f);
 	__m512i v[NV];
 	uint8_t *p = *pp;
 
