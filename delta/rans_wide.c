@@ -159,7 +159,7 @@ static const z4_ransw_kernels *pick(void)
 	return k ? k : &z4_ransw_portable;
 }
 
-int z4_ransw_kernels_all(const z4_ransw_kernels *k[3])
+int z4_ransw_kernels_all(const z4_ransw_kernels *k[Z4_RANSW_SETS])
 {
 	int n = 0;
 
@@ -168,6 +168,8 @@ int z4_ransw_kernels_all(const z4_ransw_kernels *k[3])
 		k[n++] = z4_ransw_avx2();
 	if (z4_ransw_avx512())
 		k[n++] = z4_ransw_avx512();
+	if (z4_ransw_avx512_older())
+		k[n++] = z4_ransw_avx512_older();
 	return n;
 }
 

@@ -155,7 +155,7 @@ typedef void z4_count8_fn(uint32_t h[256], const uint8_t *p, size_t n,
 			  const uint8_t v[8]);
 
 typedef struct {
-	const char *name; /* "portable", "avx2", "avx512" */
+	const char *name; /* "portable", "avx2", "avx512", "avx512vbmi2" */
 	z4_ransw_rows_fn *rows;
 	z4_ransw_rows2_fn *rows2;
 	z4_ransw_enc_fn *enc; /* NULL: rans.c's scalar encoder */
@@ -188,9 +188,14 @@ z4_ransc_miss_fn z4_ransc_miss_avx2;
  * without both. */
 const z4_ransw_kernels *z4_ransw_avx512(void);
 
+/* The AVX-512 set z4_ransw_avx512() leaves aside for a faster one (the
+ * context encoder without VBMI2), or NULL: for tests. */
+const z4_ransw_kernels *z4_ransw_avx512_older(void);
+
 /* Fill k[] with every kernel set this host runs, portable first; returns
- * how many (at most 3). Ignores the environment. */
-int z4_ransw_kernels_all(const z4_ransw_kernels *k[3]);
+ * how many (at most Z4_RANSW_SETS). Ignores the environment. */
+#define Z4_RANSW_SETS 4
+int z4_ransw_kernels_all(const z4_ransw_kernels *k[Z4_RANSW_SETS]);
 
 /* The fastest set this host runs, unless Z4_NO_AVX512 (no AVX-512) or
  * Z4_NO_AVX2 (neither) is set to anything but "" or "0"; decided on the

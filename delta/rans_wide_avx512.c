@@ -162,32 +162,48 @@ AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
  * q + 1, and a negative remainder x - (q + 1) * f says the latter. Exact
  * on any CPU, whatever its rcp14 returns within the architected 2^-14.
  */
-#define ENCX(v, idx, p, S, et)                                                 \
+/* The entries e of the symbols at idx, their frequencies f and the
+ * lanes k of v that shed a word. */
+#define ENC_LOOK(e, f, k, v, idx, S, et)                                       \
 	do {                                                                   \
-		__m512i e_ = _mm512_i32gather_epi32(idx, (const void *)et, 4); \
-		__m512i f_ = _mm512_and_si512(e_, m16);                        \
-		__mmask16 k_ = _mm512_cmpge_epu32_mask(                        \
-			_mm512_srli_epi32(v, 32 - (S)), f_);                   \
-		__m512 ff_ = _mm512_cvtepu32_ps(f_), r_;                       \
+		e = _mm512_i32gather_epi32(idx, (const void *)(et), 4);        \
+		f = _mm512_and_si512(e, m16);                                  \
+		k = _mm512_cmpge_epu32_mask(_mm512_srli_epi32(v, 32 - (S)),    \
+					    f);                                \
+	} while (0)
+/* The step once the words are stored: shed, divide, move. */
+#define ENC_STEP(v, e, f, k, S)                                                \
+	do {                                                                   \
+		__m512 ff_ = _mm512_cvtepu32_ps(f), r_;                        \
 		__m512i q_, m_;                                                \
-		unsigned c_ = (unsigned)__builtin_popcount(k_);                \
-		p -= 2 * c_;                                                   \
-		_mm512_mask_cvtepi32_storeu_epi16(                             \
-			p, (__mmask16)((1u << c_) - 1),                        \
-			_mm512_maskz_compress_epi32(k_, v));                   \
-		v = _mm512_mask_srli_epi32(v, k_, v, 16);                      \
+		__mmask16 n_;                                                  \
+		v = _mm512_mask_srli_epi32(v, k, v, 16);                       \
 		r_ = _mm512_rcp14_ps(ff_);                                     \
 		r_ = _mm512_fmadd_ps(r_, _mm512_fnmadd_ps(ff_, r_, one_f), r_); \
 		q_ = _mm512_cvt_roundps_epu32(                                 \
 			_mm512_mul_ps(_mm512_cvtepu32_ps(v), r_),              \
 			_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);        \
-		m_ = _mm512_sub_epi32(v, _mm512_mullo_epi32(q_, f_));          \
-		k_ = _mm512_cmplt_epi32_mask(m_, zero);                        \
-		q_ = _mm512_mask_sub_epi32(q_, k_, q_, one);                   \
-		m_ = _mm512_mask_add_epi32(m_, k_, m_, f_);                    \
+		m_ = _mm512_sub_epi32(v, _mm512_mullo_epi32(q_, f));           \
+		n_ = _mm512_cmplt_epi32_mask(m_, zero);                        \
+		q_ = _mm512_mask_sub_epi32(q_, n_, q_, one);                   \
+		m_ = _mm512_mask_add_epi32(m_, n_, m_, f);                     \
 		v = _mm512_add_epi32(                                          \
 			_mm512_add_epi32(_mm512_slli_epi32(q_, S), m_),        \
-			_mm512_srli_epi32(e_, 16));                            \
+			_mm512_srli_epi32(e, 16));                             \
+	} while (0)
+/* One vector: its lanes' words stored below p, in lane order. */
+#define ENCX(v, idx, p, S, et)                                                 \
+	do {                                                                   \
+		__m512i e_, f_;                                                \
+		__mmask16 k_;                                                  \
+		unsigned c_;                                                   \
+		ENC_LOOK(e_, f_, k_, v, idx, S, et);                           \
+		c_ = (unsigned)__builtin_popcount(k_);                         \
+		p -= 2 * c_;                                                   \
+		_mm512_mask_cvtepi32_storeu_epi16(                             \
+			p, (__mmask16)((1u << c_) - 1),                        \
+			_mm512_maskz_compress_epi32(k_, v));                   \
+		ENC_STEP(v, e_, f_, k_, S);                                    \
 	} while (0)
 #define ENC(v, sym, p, et) ENCX(v, sym, p, 12, et)
 
@@ -276,6 +292,70 @@ AVX512 static void ctx_enc_avx512(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 	*pp = p;
 }
 
+/*
+ * The same with AVX-512 VBMI and VBMI2: the words of two vectors (32
+ * lanes) stored at once, their low halves gathered into one vector by a
+ * byte permute and compressed as 16-bit words: three vector operations
+ * and a store where each vector took a compress and a narrowing store.
+ */
+#define VBMI2                                                                  \
+	__attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,"      \
+			       "avx2,bmi2,popcnt")))
+
+VBMI2 static void ctx_enc_vbmi2(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
+				const uint16_t *pairs, size_t rows,
+				const uint32_t *et)
+{
+	const __m512i m16 = _mm512_set1_epi32(0xffff);
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i zero = _mm512_setzero_si512();
+	const __m512 one_f = _mm512_set1_ps(1.0f);
+	__m512i v[NV], low;
+	uint8_t sel[64];
+	uint8_t *p = *pp;
+
+	/* word i of (a, b): bytes 0-1 of lane i of a (i < 16) or of lane
+	 * i - 16 of b, at 4i and 4i + 1 of the pair */
+	for (int k = 0; k < 64; k++)
+		sel[k] = (uint8_t)(2 * k - (k & 1));
+	low = _mm512_loadu_si512(sel);
+	for (int j = 0; j < NV; j++)
+		v[j] = _mm512_loadu_si512(x + 16 * j);
+	for (size_t r = rows; r-- > 0;) {
+		const __m256i *pv = (const __m256i *)(const void *)(
+			pairs + r * Z4_RANSC_LANES);
+		/* The last lanes first: their words lie above the others'. */
+		for (int j = NV; j > 0; j -= 2) {
+			__m512i e0, f0, e1, f1;
+			__mmask16 k0, k1;
+			__mmask32 k;
+			unsigned c;
+			ENC_LOOK(e1, f1, k1, v[j - 1],
+				 _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+					 pv + j - 1)),
+				 Z4_RANSC_S, et);
+			ENC_LOOK(e0, f0, k0, v[j - 2],
+				 _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+					 pv + j - 2)),
+				 Z4_RANSC_S, et);
+			k = _mm512_kunpackw(k1, k0);
+			c = (unsigned)__builtin_popcount(k);
+			p -= 2 * c;
+			_mm512_mask_storeu_epi16(
+				p, _bzhi_u32(~0u, c),
+				_mm512_maskz_compress_epi16(
+					k, _mm512_permutex2var_epi8(
+						   v[j - 2], low, v[j - 1])));
+			ENC_STEP(v[j - 1], e1, f1, k1, Z4_RANSC_S);
+			ENC_STEP(v[j - 2], e0, f0, k0, Z4_RANSC_S);
+		}
+	}
+	for (int j = 0; j < NV; j++)
+		_mm512_storeu_si512(x + 16 * j, v[j]);
+	*pp = p;
+}
+_Static_assert(NV % 2 == 0, "ctx_enc_vbmi2() takes vectors in pairs");
+
 /* The side-plane check 64 bytes a step, as the AVX2 one (bitmap byte by
  * two 16-byte lookups, the bit by a third), with AVX-512BW byte ops. */
 __attribute__((target("avx512f,avx512bw,avx2"))) static int
@@ -353,33 +433,55 @@ count8_avx512bw(uint32_t h[256], const uint8_t *p, size_t n,
 		h[v[k]] += (uint32_t)c[k];
 }
 
-#define AVX512_KERNELS(miss, count8_)                                          \
+#define AVX512_KERNELS(name_, miss, count8_, ctx_enc_)                         \
 	{                                                                      \
-		.name = "avx512", .rows = z4_ransw_rows_avx2,                  \
+		.name = (name_), .rows = z4_ransw_rows_avx2,                   \
 		.rows2 = rows2_avx512, .enc = enc_avx512, .enc2 = enc2_avx512, \
-		.ctx_rows = ctx_rows_avx512, .ctx_enc = ctx_enc_avx512,        \
+		.ctx_rows = ctx_rows_avx512, .ctx_enc = (ctx_enc_),            \
 		.ctx_miss = (miss), .table = table_avx512,                     \
 		.count8 = (count8_),                                           \
 	}
 
 static const z4_ransw_kernels avx512_kernels =
-	AVX512_KERNELS(z4_ransc_miss_avx2, NULL);
+	AVX512_KERNELS("avx512", z4_ransc_miss_avx2, NULL, ctx_enc_avx512);
 
 /* The same with AVX-512BW, which nearly every AVX-512 CPU has. */
 static const z4_ransw_kernels avx512bw_kernels =
-	AVX512_KERNELS(miss_avx512bw, count8_avx512bw);
+	AVX512_KERNELS("avx512", miss_avx512bw, count8_avx512bw,
+		       ctx_enc_avx512);
+
+/* And with VBMI and VBMI2 (Ice Lake on). */
+static const z4_ransw_kernels avx512vbmi2_kernels =
+	AVX512_KERNELS("avx512vbmi2", miss_avx512bw, count8_avx512bw,
+		       ctx_enc_vbmi2);
 
 const z4_ransw_kernels *z4_ransw_avx512(void)
 {
 	if (!z4_ransw_avx2() || !__builtin_cpu_supports("avx512f"))
 		return NULL;
-	return __builtin_cpu_supports("avx512bw") ? &avx512bw_kernels
-						  : &avx512_kernels;
+	if (!__builtin_cpu_supports("avx512bw"))
+		return &avx512_kernels;
+	return __builtin_cpu_supports("avx512vbmi") &&
+			       __builtin_cpu_supports("avx512vbmi2") &&
+			       __builtin_cpu_supports("bmi2")
+		       ? &avx512vbmi2_kernels
+		       : &avx512bw_kernels;
+}
+
+const z4_ransw_kernels *z4_ransw_avx512_older(void)
+{
+	return z4_ransw_avx512() == &avx512vbmi2_kernels ? &avx512bw_kernels
+							 : NULL;
 }
 
 #else
 
 const z4_ransw_kernels *z4_ransw_avx512(void)
+{
+	return NULL;
+}
+
+const z4_ransw_kernels *z4_ransw_avx512_older(void)
 {
 	return NULL;
 }

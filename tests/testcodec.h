@@ -83,7 +83,7 @@ static inline uint32_t tc_ref_step(uint32_t x, uint32_t f, uint32_t start,
 #include "z4_err.h"
 
 static z4_rans_work *w;
-static const z4_ransw_kernels *kern[3];
+static const z4_ransw_kernels *kern[Z4_RANSW_SETS];
 static int n_kern;
 
 static inline int tc_wide_setup(void **state)

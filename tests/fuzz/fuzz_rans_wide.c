@@ -42,7 +42,7 @@ static const uint8_t *side; /* Z4_RANS_WCTX */
 /* Decode with each kernel; abort unless they agree. */
 static int decode_all(uint8_t *out, size_t n, const uint8_t *src, size_t len)
 {
-	const z4_ransw_kernels *ks[3];
+	const z4_ransw_kernels *ks[Z4_RANSW_SETS];
 	int nk = z4_ransw_kernels_all(ks);
 	uint8_t *o2 = xmalloc(n);
 	int rc = 0;
@@ -66,7 +66,7 @@ static int decode_all(uint8_t *out, size_t n, const uint8_t *src, size_t len)
 static size_t encode_all(uint8_t *enc, size_t cap, const uint8_t *src,
 			 size_t n)
 {
-	const z4_ransw_kernels *ks[3];
+	const z4_ransw_kernels *ks[Z4_RANSW_SETS];
 	int nk = z4_ransw_kernels_all(ks);
 	uint8_t *e2 = xmalloc(cap);
 	size_t len = 0, l2;
