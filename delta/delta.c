@@ -690,6 +690,34 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
 	return p;
 }
 
+/*
+ * The plan of an escaped words' plane, which needs no estimate (the
+ * escape candidate is written before it is compared): raw if noise at a
+ * glance (512 bytes at each of eight points, or the whole of a plane of
+ * 4 KiB or less), else order 0, whose blocks enc_o0() stores raw where
+ * coding does not pay, put_plane() the plane where it is not shorter.
+ */
+static plane_plan plan_escaped(z4_rans_work *rw, const uint8_t *plane,
+			       size_t m)
+{
+	plane_plan p = {CODEC_RAW, m};
+	uint8_t q[QUICK_RUN * 8];
+	size_t n = m;
+
+	if (m < ZSTD_MIN_PLANE)
+		return p;
+	if (m > sizeof(q)) {
+		const size_t step = (m - QUICK_RUN) / 7;
+		for (size_t r = 0; r < 8; r++)
+			memcpy(q + r * QUICK_RUN, plane + r * step, QUICK_RUN);
+		plane = q;
+		n = sizeof(q);
+	}
+	if (z4_rans_entropy0(rw, plane, n) < n - n / 64)
+		p.codec = m >= WIDE_MIN_PLANE ? CODEC_RANSW : CODEC_RANS0;
+	return p;
+}
+
 static int rans_model(uint8_t codec)
 {
 	return codec == CODEC_RANS0    ? Z4_RANS_O0
@@ -1050,7 +1078,7 @@ static int plan_esc(esc_plan *c, z4_delta_ctx *ctx, const uint8_t *src,
 		c->streams[1 + k] = ep[k];
 		c->lens[1 + k] = n;
 		/* Escapes are scattered: the one before is no context. */
-		c->plan[1 + k] = plan_plane(ctx->rw, ep[k], n, NULL, NULL, 0);
+		c->plan[1 + k] = plan_escaped(ctx->rw, ep[k], n);
 		c->est += c->plan[1 + k].est;
 	}
 	return Z4_OK;

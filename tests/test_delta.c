@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
+#include "delta_sub.h"
 #include "z4_alloc.h"
 #include "z4_delta.h"
 #include "z4_le.h"
@@ -141,6 +142,19 @@ static enc_t encode_delta(const uint8_t *src, size_t len, unsigned elem_size,
 			       .base = base,
 			       .base_id = &base_id,
 			       .base_depth = base_depth};
+
+	z4_delta_id(&base_id, base, len);
+	return encode_with(src, len, &par);
+}
+
+static enc_t encode_delta_bf16(const uint8_t *src, size_t len,
+			       const uint8_t *base)
+{
+	z4_id base_id;
+	z4_delta_params par = {.elem_size = 2,
+			       .dtype = Z4_DELTA_DT_BF16,
+			       .base = base,
+			       .base_id = &base_id};
 
 	z4_delta_id(&base_id, base, len);
 	return encode_with(src, len, &par);
@@ -489,6 +503,45 @@ static void test_delta_escape_form_loses_to_keyframe(void **state)
 	d = encode_with(src, 2 * n, &dp);
 	k = encode_with(src, 2 * n, &kp);
 	check_same_keyframe(&d, &k, src, 2 * n);
+	free(src);
+	free(base);
+}
+
+/* The escape form's planes of escaped words, chosen without estimates:
+ * noise (the low bytes) stored raw, skewed bytes (high bytes of 1 to 3)
+ * coded order 0, noise again when the high bytes are; the stream table's
+ * last two entries say so, and the delta decodes. */
+static void test_delta_escaped_planes(void **state)
+{
+	const size_t n = 1 << 16;
+	uint8_t *base = xmalloc(2 * n), *src = xmalloc(2 * n);
+	uint8_t *z = xmalloc(2 * n);
+	(void)state;
+	fill_bf16(base, n, 0.02f, 51);
+	for (int noisy = 0; noisy < 2; noisy++) {
+		uint64_t seed = 52;
+		enc_t d;
+		const uint8_t *t;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t r = rng_next(&seed);
+			uint32_t v = (uint32_t)(r % 64);
+			if (r >> 60 == 0) /* 1 in 16 escapes */
+				v = noisy ? 256 + (uint32_t)(r >> 8) % 65280
+					  : 256 * (1 + (uint32_t)(r >> 8) % 3) +
+						  (uint32_t)(r >> 16) % 256;
+			z4_put16(z + 2 * i, (uint16_t)v);
+		}
+		z4_delta_add(src, z, base, n, 2);
+		d = encode_delta_bf16(src, 2 * n, base);
+		assert_int_equal(d.info.is_delta, 1);
+		assert_int_equal(d.info.version, 5); /* the escape form */
+		t = d.p + d.info.header_len - 10; /* low plane, high plane */
+		assert_int_equal(t[0], 0);            /* raw */
+		assert_int_equal(t[5], noisy ? 0 : 2); /* raw, order 0 */
+		check_decodes(&d, src, 2 * n, base);
+		free(d.p);
+	}
+	free(z);
 	free(src);
 	free(base);
 }
@@ -1219,6 +1272,7 @@ int main(void)
 		cmocka_unit_test(test_delta_each_elem_size_in_place),
 		cmocka_unit_test(test_delta_unrelated_base_gives_keyframe),
 		cmocka_unit_test(test_delta_escape_form_loses_to_keyframe),
+		cmocka_unit_test(test_delta_escaped_planes),
 		cmocka_unit_test(test_delta_identical_base_gives_keyframe),
 		cmocka_unit_test(test_delta_depth_limit_gives_keyframe),
 		cmocka_unit_test(test_golden_vector),
