@@ -21,8 +21,10 @@
  * elem_size; a raw plane stores exactly decoded_len / elem_size bytes; any
  * other plane is strictly shorter than the raw plane; a parent-context plane
  * only in a delta; a wide order-0 plane (format 3) only of WIDE_MIN_PLANE
- * bytes or more, and format 3 with transform 0 or 1 only with one; the
- * stored lengths add up to the rest of the buffer.
+ * bytes or more, and format 3 with transform 0 or 1 only with one; but in
+ * format 6 (and only there, at least one) an escaped words' plane of
+ * WIDE6_MIN_PLANE bytes or more; the stored lengths add up to the rest of
+ * the buffer.
  * Hence an encoding is never longer than header + decoded_len, which is
  * z4_delta_bound(). Payload contents are validated by their decoders
  * (rans.c, zstd) and, in the end, by the id.
@@ -134,6 +136,12 @@
  * 64 KiB block buy a decoder several times faster. Context planes this long
  * code as CODEC_RANSPW / CODEC_RANSXW: 240 more bytes a plane. */
 #define WIDE_MIN_PLANE (64u << 10)
+/* Format 6: a wide order-0 plane (codec 6) from 16 KiB, for the escaped
+ * words' planes of the escape form (its other wide codecs still from
+ * WIDE_MIN_PLANE). */
+#define WIDE6_MIN_PLANE (16u << 10)
+/* A codec 6 plane only format 6 can say. */
+#define SHORT_WIDE(c, len) ((c) == CODEC_RANSW && (len) < WIDE_MIN_PLANE)
 
 /* Internal to this file: a candidate encoding does not fit its budget. */
 #define OVER 1
@@ -442,6 +450,7 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 	const uint8_t *t;
 	uint64_t len, total = 0;
 	unsigned flags, e, depth, version, n_codecs, n_wide = 0, n_wctx = 0;
+	unsigned n_short = 0;
 	size_t m, pos;
 
 	memset(&info, 0, sizeof(info));
@@ -503,7 +512,10 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 		    (MIX_CODEC(t[0]) && k == e - 1) ||
 		    (ESC_XFORM(tab->xform) &&
 		     (MIX_CODEC(t[0]) || (SIDE_CODEC(t[0]) && k > 0))) ||
-		    (WIDE_CODEC(t[0]) && tab->len[k] < WIDE_MIN_PLANE))
+		    (WIDE_CODEC(t[0]) && tab->len[k] < WIDE_MIN_PLANE &&
+		     !(SHORT_WIDE(t[0], tab->len[k]) && version >= 6 &&
+		       ESC_XFORM(tab->xform) && k > 0 &&
+		       tab->len[k] >= WIDE6_MIN_PLANE)))
 			return Z4_ECORRUPT;
 		if (t[0] == CODEC_RAW ? s != tab->len[k]
 				      : (s == 0 || s >= tab->len[k]))
@@ -511,12 +523,14 @@ static int parse(z4_delta_info *out, plane_table *tab, const uint8_t *enc,
 		tab->codec[k] = t[0];
 		tab->stored[k] = s;
 		n_wide += t[0] == CODEC_RANSW;
+		n_short += SHORT_WIDE(t[0], tab->len[k]);
 		n_wctx += t[0] == CODEC_RANSPW || t[0] == CODEC_RANSXW;
 		total += s;
 	}
 	/* One version per encoding: the oldest that can say it. */
 	if (version >= 3 &&
-	    version != (ESC_XFORM(tab->xform)		      ? 5u
+	    version != (n_short				      ? 6u
+			: ESC_XFORM(tab->xform)		      ? 5u
 			: n_wctx			      ? 4u
 			: tab->xform >= XFORM_GROUP || n_wide ? 3u
 							      : 2u))
@@ -695,7 +709,9 @@ static plane_plan plan_plane(z4_rans_work *rw, const uint8_t *plane, size_t m,
  * escape candidate is written before it is compared): raw if noise at a
  * glance (512 bytes at each of eight points, or the whole of a plane of
  * 4 KiB or less), else order 0, whose blocks enc_o0() stores raw where
- * coding does not pay, put_plane() the plane where it is not shorter.
+ * coding does not pay, put_plane() the plane where it is not shorter;
+ * wide from 16 KiB (format 6: a wide block's 128 bytes of states are
+ * under 3% of such a plane coded, its decode twice the narrow one's).
  */
 static plane_plan plan_escaped(z4_rans_work *rw, const uint8_t *plane,
 			       size_t m)
@@ -714,7 +730,7 @@ static plane_plan plan_escaped(z4_rans_work *rw, const uint8_t *plane,
 		n = sizeof(q);
 	}
 	if (z4_rans_entropy0(rw, plane, n) < n - n / 64)
-		p.codec = m >= WIDE_MIN_PLANE ? CODEC_RANSW : CODEC_RANS0;
+		p.codec = m >= WIDE6_MIN_PLANE ? CODEC_RANSW : CODEC_RANS0;
 	return p;
 }
 
@@ -1101,6 +1117,9 @@ static int put_esc(size_t *out_len, uint8_t *dst, size_t dst_cap,
 			c->streams, c->lens, sides, NULL, c->plan, 0);
 	assert(rc != OVER);
 	dst[OFF_VERSION] = 5;
+	for (unsigned k = 1; k < ESC_STREAMS(e); k++)
+		if (SHORT_WIDE(dst[pos + HDR_PLANE * k], c->lens[k]))
+			dst[OFF_VERSION] = 6;
 	return rc;
 }
 

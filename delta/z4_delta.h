@@ -30,7 +30,7 @@
 
 #include "z4_err.h"
 
-#define Z4_DELTA_FORMAT 5                      /* newest encoded chunk version */
+#define Z4_DELTA_FORMAT 6                      /* newest encoded chunk version */
 #define Z4_DELTA_FORMAT_MIN 1                  /* oldest version still decoded */
 #define Z4_DELTA_CHUNK_DEFAULT (4u << 20)       /* 4 MiB */
 #define Z4_DELTA_CHUNK_MAX (64u << 20)          /* refuse larger on decode */

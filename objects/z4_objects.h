@@ -31,11 +31,12 @@
 
 /* Store format, meta "format". 2: chunks may use chunk format 2 (rANS);
  * 3: also chunk format 3 (group scales); 4: also chunk format 4 (wide
- * context rANS); 5: also chunk format 5 (escape-coded arithmetic deltas).
+ * context rANS); 5: also chunk format 5 (escape-coded arithmetic deltas);
+ * 6: also chunk format 6 (short wide order-0 planes of escaped words).
  * An older store is upgraded in place when opened for
  * writing (its chunks still decode), so older z4vc versions refuse it
  * cleanly. */
-#define Z4_STORE_FORMAT 5
+#define Z4_STORE_FORMAT 6
 
 typedef enum {
 	Z4_DB_CHUNKS = 0,

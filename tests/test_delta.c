@@ -507,41 +507,61 @@ static void test_delta_escape_form_loses_to_keyframe(void **state)
 	free(base);
 }
 
+/* A bf16 delta of n words against base, every 2^shift-th word (on
+ * average) escaping with a noisy low byte and a high byte of 1 to 3
+ * (or noise too). */
+static enc_t escaping_delta(uint8_t *src, const uint8_t *base, size_t n,
+			    unsigned shift, int noisy)
+{
+	uint8_t *z = xmalloc(2 * n);
+	uint64_t seed = 52;
+	enc_t d;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t r = rng_next(&seed);
+		uint32_t v = (uint32_t)(r % 64);
+		if (r >> (64 - shift) == 0)
+			v = noisy ? 256 + (uint32_t)(r >> 8) % 65280
+				  : 256 * (1 + (uint32_t)(r >> 8) % 3) +
+					  (uint32_t)(r >> 16) % 256;
+		z4_put16(z + 2 * i, (uint16_t)v);
+	}
+	z4_delta_add(src, z, base, n, 2);
+	d = encode_delta_bf16(src, 2 * n, base);
+	free(z);
+	return d;
+}
+
 /* The escape form's planes of escaped words, chosen without estimates:
  * noise (the low bytes) stored raw, skewed bytes (high bytes of 1 to 3)
  * coded order 0, noise again when the high bytes are; the stream table's
- * last two entries say so, and the delta decodes. */
+ * last two entries say so, and the delta decodes. From 16 KiB escaped
+ * words the order-0 plane is wide, which only format 6 can say: the same
+ * chunk calling itself format 5 is refused, as is a format-5 chunk
+ * calling itself 6. */
 static void test_delta_escaped_planes(void **state)
 {
-	const size_t n = 1 << 16;
+	const size_t n = 1 << 18;
 	uint8_t *base = xmalloc(2 * n), *src = xmalloc(2 * n);
-	uint8_t *z = xmalloc(2 * n);
+	z4_delta_info info;
 	(void)state;
 	fill_bf16(base, n, 0.02f, 51);
-	for (int noisy = 0; noisy < 2; noisy++) {
-		uint64_t seed = 52;
-		enc_t d;
-		const uint8_t *t;
-		for (size_t i = 0; i < n; i++) {
-			uint64_t r = rng_next(&seed);
-			uint32_t v = (uint32_t)(r % 64);
-			if (r >> 60 == 0) /* 1 in 16 escapes */
-				v = noisy ? 256 + (uint32_t)(r >> 8) % 65280
-					  : 256 * (1 + (uint32_t)(r >> 8) % 3) +
-						  (uint32_t)(r >> 16) % 256;
-			z4_put16(z + 2 * i, (uint16_t)v);
-		}
-		z4_delta_add(src, z, base, n, 2);
-		d = encode_delta_bf16(src, 2 * n, base);
+	for (int k = 0; k < 3; k++) {
+		/* 4096 escapes of 2^16 words, narrow; 32768 of 2^18, wide */
+		const size_t m = k < 2 ? n / 4 : n;
+		const int noisy = k == 1, wide = k == 2;
+		enc_t d = escaping_delta(src, base, m, wide ? 3 : 4, noisy);
+		uint8_t *t = d.p + d.info.header_len - 10; /* low, high */
 		assert_int_equal(d.info.is_delta, 1);
-		assert_int_equal(d.info.version, 5); /* the escape form */
-		t = d.p + d.info.header_len - 10; /* low plane, high plane */
-		assert_int_equal(t[0], 0);            /* raw */
-		assert_int_equal(t[5], noisy ? 0 : 2); /* raw, order 0 */
-		check_decodes(&d, src, 2 * n, base);
+		assert_int_equal(d.info.version, wide ? 6 : 5);
+		assert_int_equal(t[0], 0);                       /* raw */
+		assert_int_equal(t[5], noisy ? 0 : wide ? 6 : 2); /* order 0 */
+		check_decodes(&d, src, 2 * m, base);
+		d.p[3] = wide ? 5 : 6;
+		assert_int_equal(z4_delta_info_read(&info, d.p, d.len),
+				 Z4_ECORRUPT);
 		free(d.p);
 	}
-	free(z);
 	free(src);
 	free(base);
 }

@@ -347,16 +347,16 @@ static void test_format_newer_unsupported(void **state)
 	z4_store *s = open_ok(f->path, Z4_STORE_CREATE, 0);
 	z4_store_stat st;
 
-	assert_int_equal(hass(s, Z4_DB_META, "format", "5"), 1);
+	assert_int_equal(hass(s, Z4_DB_META, "format", "6"), 1);
 	assert_int_equal(z4_objects_stat(&st, s), Z4_OK);
 	assert_int_equal(st.format, Z4_STORE_FORMAT);
 	z4_objects_free(s);
 
-	set_meta_format(f->path, "6");
+	set_meta_format(f->path, "7");
 	s = NULL;
 	assert_int_equal(z4_objects_open(&s, f->path, 0), Z4_EUNSUPPORTED);
 	assert_null(s);
-	assert_non_null(strstr(z4_error_last(), "format 6"));
+	assert_non_null(strstr(z4_error_last(), "format 7"));
 	assert_int_equal(z4_objects_open(&s, f->path, Z4_STORE_READONLY),
 			 Z4_EUNSUPPORTED);
 	assert_int_equal(z4_objects_open(&s, f->path, Z4_STORE_CREATE),

@@ -78,7 +78,7 @@ z4vc log --json >"$TMP/log.json"
 check "log --json" jq -e 'length == 5 and .[0].step == 200 and .[4].step == 0 and .[0].raw_bytes > .[0].new_bytes' "$TMP/log.json"
 check "log -n" test "$(z4vc log --json -n 2 | jq length)" -eq 2
 z4vc stats --json >"$TMP/stats.json"
-check "stats --json" jq -e '.format == 5 and .chunks > 0 and .deltas > 0 and .stored_bytes < .raw_bytes' "$TMP/stats.json"
+check "stats --json" jq -e '.format == 6 and .chunks > 0 and .deltas > 0 and .stored_bytes < .raw_bytes' "$TMP/stats.json"
 check "stats per dtype" jq -e '[.dtypes[].dtype] | index("BF16") != null and index("F32") != null' "$TMP/stats.json"
 check "stats text" z4vc stats
 

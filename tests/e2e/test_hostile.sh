@@ -218,9 +218,9 @@ rejected "commit on a truncated data.mdb" "truncated" z4vc commit "$(ck 50)" --r
 untouched "truncated store"
 cp "$TMP/data.mdb.good" "$store/data.mdb"
 mdb_dump -p -s meta "$store" >"$TMP/meta.dump"
-for fmt in 6 abc 01 ""; do
+for fmt in 7 abc 01 ""; do
   sed "s/^ [0-9][0-9]*\$/ $fmt/" "$TMP/meta.dump" >"$TMP/meta.bad"
-  # the value line of key "format" is " 5" in printable dump form
+  # the value line of key "format" is " 6" in printable dump form
   mdb_load -s meta -f "$TMP/meta.bad" "$store" 2>/dev/null
   rejected "store format '$fmt'" "format|newer|unsupported|corrupt" z4vc log
 done
