@@ -87,11 +87,19 @@ typedef struct {
 	uint16_t cmpl; /* 2^S - f */
 } esym;
 
+/* A table's present symbols (f[s] != 0), ascending: what the passes over
+ * a table visit instead of all 256. */
+typedef struct {
+	uint8_t s[256];
+	unsigned k;
+} symlist;
+
 struct z4_rans_work {
 	uint32_t (*cnt)[256];  /* [ctx][sym] counts, NLANE tables (see
 				* count_ctx); all zero between calls (users
 				* clear the rows they touched) */
 	uint16_t (*freq)[256]; /* [ctx][sym] normalized, 0 = absent */
+	symlist *syms;         /* [ctx]: freq[ctx]'s present symbols */
 	esym (*es)[256];       /* [ctx][sym] encoder symbols */
 	uint32_t *dt;          /* decode tables: order 0 at 0, context c's
 				* at c << S_CTX; zeroed once, so a table
@@ -135,11 +143,13 @@ z4_rans_work *z4_rans_work_new(void)
 		return NULL;
 	w->cnt = z4_calloc((NLANE - 1) * LANE_ROWS + 256, sizeof(*w->cnt));
 	w->freq = z4_malloc(256 * sizeof(*w->freq));
+	w->syms = z4_malloc(256 * sizeof(*w->syms));
 	w->es = z4_malloc(256 * sizeof(*w->es));
 	w->dt = z4_calloc(((size_t)256 << S_CTX) + DT_SLACK, sizeof(uint32_t));
 	w->et = z4_malloc(256 * 256 * sizeof(*w->et));
 	w->ecnt = z4_calloc(256, sizeof(*w->ecnt));
-	if (!w->cnt || !w->freq || !w->es || !w->dt || !w->et || !w->ecnt) {
+	if (!w->cnt || !w->freq || !w->syms || !w->es || !w->dt || !w->et ||
+	    !w->ecnt) {
 		z4_rans_work_free(w);
 		return NULL;
 	}
@@ -160,6 +170,7 @@ void z4_rans_work_free(z4_rans_work *w)
 		return;
 	z4_free(w->cnt);
 	z4_free(w->freq);
+	z4_free(w->syms);
 	z4_free(w->es);
 	z4_free(w->dt);
 	z4_free(w->et);
@@ -289,15 +300,16 @@ static uint64_t divide(const divider *v, uint64_t q)
 }
 
 /* Scale counts (total > 0) to frequencies summing to 2^S, every present
- * symbol keeping at least 1. The present symbols are listed first, without
- * a branch (any of 256 may be the next), and only they are divided. */
-static void normalize(uint16_t *f, const uint32_t *c, uint64_t total,
-		      unsigned S)
+ * symbol keeping at least 1, and list the present symbols in *pl (they
+ * are listed first, without a branch: any of 256 may be the next; only
+ * they are divided). */
+static void normalize_list(uint16_t *f, symlist *pl, const uint32_t *c,
+			   uint64_t total, unsigned S)
 {
 	const uint32_t tot = 1u << S;
 	const divider dv = divider_of(total);
 	uint32_t sum = 0, cb = 0;
-	uint8_t sym[256];
+	uint8_t *sym = pl->s;
 	unsigned k = 0;
 	int big = -1;
 
@@ -305,6 +317,7 @@ static void normalize(uint16_t *f, const uint32_t *c, uint64_t total,
 		sym[k & 255] = (uint8_t)s;
 		k += c[s] != 0;
 	}
+	pl->k = k;
 	memset(f, 0, 256 * sizeof(*f));
 	for (unsigned i = 0; i < k; i++) {
 		const unsigned s = sym[i];
@@ -339,6 +352,14 @@ static void normalize(uint16_t *f, const uint32_t *c, uint64_t total,
 	}
 }
 
+static void normalize(uint16_t *f, const uint32_t *c, uint64_t total,
+		      unsigned S)
+{
+	symlist l;
+
+	normalize_list(f, &l, c, total, S);
+}
+
 /* The symbols present in f (f[s] != 0), ascending, into sym; how many.
  * Every s is stored, the count moving past the present ones: no branch. */
 static unsigned present(uint8_t sym[256], const uint16_t *f)
@@ -350,6 +371,18 @@ static unsigned present(uint8_t sym[256], const uint16_t *f)
 		k += f[s] != 0;
 	}
 	return k;
+}
+
+/* table_len() of f with its present symbols l. */
+static size_t table_len_of(const uint16_t *f, const symlist *l)
+{
+	const unsigned k = l->k;
+	size_t wide = 0;
+
+	for (unsigned i = 0; i < k; i++)
+		wide += f[l->s[i]] > 128;
+	return 1 + (k == 256 ? 0 : k <= 32 ? k : 32) +
+	       (k ? k - 1 + wide - (f[l->s[k - 1]] > 128) : 0);
 }
 
 /* Serialized table length (bytes) for f; see write_table. */
@@ -374,10 +407,11 @@ static size_t table_len(const uint16_t *f)
  * byte 0xxxxxxx or two bytes 1xxxxxxx xxxxxxxx (15 bits, high first); the
  * last symbol takes the rest of 2^S.
  */
-static uint8_t *write_table(uint8_t *o, const uint16_t *f)
+static uint8_t *write_table_of(uint8_t *o, const uint16_t *f,
+			       const symlist *l)
 {
-	uint8_t sym[256];
-	unsigned k = present(sym, f);
+	const uint8_t *sym = l->s;
+	const unsigned k = l->k;
 
 	*o++ = (uint8_t)(k - 1);
 	if (k <= 32) {
@@ -398,6 +432,14 @@ static uint8_t *write_table(uint8_t *o, const uint16_t *f)
 		o += 1 + (v >= 128);
 	}
 	return o;
+}
+
+static uint8_t *write_table(uint8_t *o, const uint16_t *f)
+{
+	symlist l;
+
+	l.k = present(l.s, f);
+	return write_table_of(o, f, &l);
 }
 
 /* Parse a table at *pp (not past end) into its k symbols sym[] and their
@@ -509,6 +551,20 @@ static void build_esyms(esym *e, const uint16_t *f, unsigned S)
 static uint64_t lg(const z4_rans_work *w, uint64_t x)
 {
 	return x < LOG_TAB ? w->lg[x] : log2_q16(x);
+}
+
+/* code_bits() over the present symbols l of f alone (the others' counts
+ * are 0). */
+static uint64_t code_bits_of(const z4_rans_work *w, const uint32_t *c,
+			     const uint16_t *f, unsigned S, const symlist *l)
+{
+	uint64_t b = 0;
+
+	for (unsigned i = 0; i < l->k; i++) {
+		const unsigned s = l->s[i];
+		b += (uint64_t)c[s] * (((uint64_t)S << 16) - w->lg[f[s]]);
+	}
+	return b;
 }
 
 /* Bits (Q16) that counts c cost under frequencies f (of 2^S, S <= 12:
@@ -956,11 +1012,16 @@ static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint16_t *pairs,
 	if (k->ctx_enc) {
 		for (int c = 0; c < 256; c++) {
 			const uint16_t *f = w->freq[c];
-			uint32_t *e = w->et + ((size_t)c << 8);
+			const symlist *l = &w->syms[c];
+			uint32_t *e = w->et + ((size_t)c << 8), cum = 0;
 			if (!ctot[c])
 				continue;
-			for (uint32_t v = 0, cum = 0; v < 256; cum += f[v++])
+			/* only the pairs that occur are looked up */
+			for (unsigned i = 0; i < l->k; i++) {
+				const unsigned v = l->s[i];
 				e[v] = Z4_RANSW_EENTRY(f[v], cum);
+				cum += f[v];
+			}
 		}
 		/* The partial last row by division: no reciprocals needed. */
 		for (size_t pos = n; pos-- > rows * CL;) {
@@ -1474,8 +1535,9 @@ static int enc_counted(size_t *out_len, uint8_t *dst, size_t cap,
 		if (!ctot[c])
 			continue;
 		if (!have)
-			normalize(w->freq[c], w->cnt[c], ctot[c], S);
-		hl += table_len(w->freq[c]);
+			normalize_list(w->freq[c], &w->syms[c], w->cnt[c],
+				       ctot[c], S);
+		hl += table_len_of(w->freq[c], &w->syms[c]);
 		/* The wide kernel encoder needs neither reciprocals nor a
 		 * guess of how often states shed. */
 		if (model != Z4_RANS_WCTX || !w->wide->ctx_enc) {
@@ -1511,7 +1573,7 @@ static int enc_counted(size_t *out_len, uint8_t *dst, size_t cap,
 	o += 32;
 	for (int c = 0; c < 256; c++)
 		if (ctot[c])
-			o = write_table(o, w->freq[c]);
+			o = write_table_of(o, w->freq[c], &w->syms[c]);
 	memcpy(o, pl, plen);
 	*out_len = (size_t)(o + plen - dst);
 	return Z4_OK;
@@ -1892,13 +1954,14 @@ int z4_rans_encode_pairs(size_t *out_len, int *model, uint8_t *dst,
 	/* Each model's tables as written and its symbols' code lengths
 	 * under them; order 0 as if one table served every block. */
 	for (int c = 0; c < 256; c++) {
+		const symlist *l = &w->syms[c];
 		if (!ctot[c])
 			continue;
-		normalize(w->freq[c], w->cnt[c], ctot[c], S);
-		ec += table_len(w->freq[c]);
-		bc += code_bits(w, w->cnt[c], w->freq[c], S);
-		for (int v = 0; v < 256; v++)
-			h[v] += w->cnt[c][v];
+		normalize_list(w->freq[c], &w->syms[c], w->cnt[c], ctot[c], S);
+		ec += table_len_of(w->freq[c], l);
+		bc += code_bits_of(w, w->cnt[c], w->freq[c], S, l);
+		for (unsigned i = 0; i < l->k; i++)
+			h[l->s[i]] += w->cnt[c][l->s[i]];
 	}
 	ec += (size_t)(bc >> 16) / 8;
 	normalize(f0, h, n, S_O0);
