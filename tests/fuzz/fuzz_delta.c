@@ -22,7 +22,7 @@
  * (v4-parent-bf16, v4-mix-bf16: wide context planes, codecs 7 and 8) and
  * format 5 (v5-esc-bf16, v5-esc-wide-bf16: escape-coded arithmetic deltas,
  * their symbols under the parent context, codecs 4 and 7) and format 6
- * (v6-esc-wide0-bf16: an escaped words' plane of 16 KiB, codec 6); the
+ * (v6-esc-wide0-bf16: an escaped words' plane of 16 KiB in codec 6); the
  * deltas were encoded against fuzz_base(), so mode 1 decodes them all
  * the way through.
  */
