@@ -111,8 +111,9 @@ struct z4_rans_work {
 	uint8_t tail[2 * TAIL_BYTES]; /* a wide stream's last words, padded */
 	uint8_t *buf;          /* encoder output (words written backwards) */
 	size_t buf_cap;
-	uint16_t *pairs;       /* context << 8 | symbol, for the wide encoder */
-	size_t pairs_cap;      /* (entries) */
+	uint8_t *pairs;        /* context << 8 | symbol (16-bit), for the
+				* wide encoder: PAIRS(w) */
+	size_t pairs_cap;
 	uint8_t *side;         /* the contexts back from given pairs */
 	size_t side_cap;
 	uint32_t lg[LOG_TAB];  /* log2_q16(x) for 0 < x < LOG_TAB */
@@ -181,19 +182,28 @@ void z4_rans_work_free(z4_rans_work *w)
 	z4_free(w);
 }
 
-static int grow(z4_rans_work *w, size_t need)
+/* Scratch *p of *cap bytes grown to at least need (rounded up to 64 KiB),
+ * its contents not kept; Z4_ENOMEM leaves it empty. */
+static int grow_bytes(uint8_t **p, size_t *cap, size_t need)
 {
-	if (need <= w->buf_cap)
+	if (need <= *cap)
 		return Z4_OK;
 	need = (need + 0xffff) & ~(size_t)0xffff;
-	z4_free(w->buf);
-	w->buf_cap = 0;
-	w->buf = z4_malloc(need);
-	if (!w->buf)
+	z4_free(*p);
+	*cap = 0;
+	*p = z4_malloc(need);
+	if (!*p)
 		return Z4_ENOMEM;
-	w->buf_cap = need;
+	*cap = need;
 	return Z4_OK;
 }
+
+static int grow(z4_rans_work *w, size_t need)
+{
+	return grow_bytes(&w->buf, &w->buf_cap, need);
+}
+
+#define PAIRS(w) ((uint16_t *)(void *)(w)->pairs)
 
 /* ---- frequency tables ---- */
 
@@ -1454,21 +1464,6 @@ static void count_pairs_of(uint32_t (*cnt)[256], uint32_t ctot[256],
 	merge_lanes(cnt, ctot, SPREAD_LANES, lo, hi);
 }
 
-/* w->pairs of at least n entries. */
-static int grow_pairs(z4_rans_work *w, size_t n)
-{
-	if (n <= w->pairs_cap)
-		return Z4_OK;
-	n = (n + 0xffff) & ~(size_t)0xffff;
-	z4_free(w->pairs);
-	w->pairs_cap = 0;
-	w->pairs = z4_malloc(n * sizeof(*w->pairs));
-	if (!w->pairs)
-		return Z4_ENOMEM;
-	w->pairs_cap = n;
-	return Z4_OK;
-}
-
 /*
  * Count (context, symbol) pairs into cnt[0..256) and contexts into ctot.
  * The context model's pairs go to w->pairs as well (its wide encoder
@@ -1486,19 +1481,20 @@ static int count_ctx(z4_rans_work *w, uint32_t ctot[256], const uint8_t *src,
 	if (model == Z4_RANS_CTX) {
 		uint32_t *c0 = cnt[0]; /* [c][s] at c << 8 | s */
 		unsigned lo = 255, hi = 0;
-		Z4_TRY(grow_pairs(w, n));
+		uint16_t *pairs;
+		Z4_TRY(grow_bytes(&w->pairs, &w->pairs_cap, 2 * n));
+		pairs = PAIRS(w);
 		for (size_t i = 0; i < n; i += PAIR_RUN) {
 			const size_t b = n - i < PAIR_RUN ? n - i : PAIR_RUN;
 			unsigned l, h;
-			z4_rans_pairs(w->pairs + i, &l, &h, src + i, side + i,
-				      b);
+			z4_rans_pairs(pairs + i, &l, &h, src + i, side + i, b);
 			lo = l < lo ? l : lo;
 			hi = h > hi ? h : hi;
 			if (n >= LANES_MIN)
-				count_lanes(cnt, w->pairs + i, b);
+				count_lanes(cnt, pairs + i, b);
 			else
 				for (size_t j = 0; j < b; j++)
-					c0[w->pairs[i + j]]++;
+					c0[pairs[i + j]]++;
 		}
 		merge_lanes(cnt, ctot, n >= LANES_MIN ? NLANE : 1, lo, hi);
 		return Z4_OK;
@@ -1606,7 +1602,7 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 
 	Z4_TRY(count_ctx(w, ctot, src, n, side,
 			 model == Z4_RANS_O1 ? Z4_RANS_O1 : Z4_RANS_CTX));
-	return enc_counted(out_len, dst, cap, w, src, n, side, w->pairs, model,
+	return enc_counted(out_len, dst, cap, w, src, n, side, PAIRS(w), model,
 			   ctot, 0);
 }
 
@@ -1956,13 +1952,7 @@ int z4_rans_encode_pairs(size_t *out_len, int *model, uint8_t *dst,
 		return enc_o0(out_len, dst, cap, w, src, n, wide);
 	assert(lo <= hi && hi <= 255);
 	if (!wide) { /* the narrow coder reads the contexts as a plane */
-		if (w->side_cap < n) {
-			z4_free(w->side);
-			w->side_cap = 0;
-			if (!(w->side = z4_malloc(n)))
-				return Z4_ENOMEM;
-			w->side_cap = n;
-		}
+		Z4_TRY(grow_bytes(&w->side, &w->side_cap, n));
 		for (size_t i = 0; i < n; i++)
 			w->side[i] = (uint8_t)(pairs[i] >> 8);
 	}

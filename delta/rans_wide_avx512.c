@@ -206,15 +206,18 @@ AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
 		ENC_STEP(v, e_, f_, k_, S);                                    \
 	} while (0)
 #define ENC(v, sym, p, et) ENCX(v, sym, p, 12, et)
+/* What ENC_LOOK and ENC_STEP take from the kernel. */
+#define ENC_CONSTANTS                                                          \
+	const __m512i m16 = _mm512_set1_epi32(0xffff);                         \
+	const __m512i one = _mm512_set1_epi32(1);                              \
+	const __m512i zero = _mm512_setzero_si512();                           \
+	const __m512 one_f = _mm512_set1_ps(1.0f)
 
 AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 			      const uint8_t *src, size_t rows,
 			      const uint32_t *et)
 {
-	const __m512i m16 = _mm512_set1_epi32(0xffff);
-	const __m512i one = _mm512_set1_epi32(1);
-	const __m512i zero = _mm512_setzero_si512();
-	const __m512 one_f = _mm512_set1_ps(1.0f);
+	ENC_CONSTANTS;
 	__m512i v0 = _mm512_loadu_si512(x), v1 = _mm512_loadu_si512(x + 16);
 	uint8_t *p = *pp;
 
@@ -235,10 +238,7 @@ AVX512 static void enc_avx512(uint32_t x[Z4_RANSW_LANES], uint8_t **pp,
 AVX512 static void enc2_avx512(z4_ransw_enc_stream *a, z4_ransw_enc_stream *b,
 			       size_t rows)
 {
-	const __m512i m16 = _mm512_set1_epi32(0xffff);
-	const __m512i one = _mm512_set1_epi32(1);
-	const __m512i zero = _mm512_setzero_si512();
-	const __m512 one_f = _mm512_set1_ps(1.0f);
+	ENC_CONSTANTS;
 	const uint32_t *eta = a->et, *etb = b->et;
 	__m512i a0 = _mm512_loadu_si512(a->x), a1 = _mm512_loadu_si512(a->x + 16);
 	__m512i b0 = _mm512_loadu_si512(b->x), b1 = _mm512_loadu_si512(b->x + 16);
@@ -268,10 +268,7 @@ AVX512 static void ctx_enc_avx512(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 				  const uint16_t *pairs, size_t rows,
 				  const uint32_t *et)
 {
-	const __m512i m16 = _mm512_set1_epi32(0xffff);
-	const __m512i one = _mm512_set1_epi32(1);
-	const __m512i zero = _mm512_setzero_si512();
-	const __m512 one_f = _mm512_set1_ps(1.0f);
+	ENC_CONSTANTS;
 	__m512i v[NV];
 	uint8_t *p = *pp;
 
@@ -306,10 +303,7 @@ VBMI2 static void ctx_enc_vbmi2(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
 				const uint16_t *pairs, size_t rows,
 				const uint32_t *et)
 {
-	const __m512i m16 = _mm512_set1_epi32(0xffff);
-	const __m512i one = _mm512_set1_epi32(1);
-	const __m512i zero = _mm512_setzero_si512();
-	const __m512 one_f = _mm512_set1_ps(1.0f);
+	ENC_CONSTANTS;
 	__m512i v[NV], low;
 	uint8_t sel[64];
 	uint8_t *p = *pp;
