@@ -1452,19 +1452,29 @@ static int decode_esc(uint8_t *dst, size_t m, unsigned e, z4_delta_ctx *ctx,
 	const size_t n = tab->n_exc;
 	size_t need = m + n * e;
 	uint8_t *p, *w;
+	/* The wide symbols of bf16 / fp16 read their contexts in the base's
+	 * words where the kernels can: the top plane is not made. */
+	const int words = e == 2 && tab->codec[0] == CODEC_RANSPW &&
+			  z4_rans_words(ctx->rw);
 
 	for (unsigned k = 0; k < tab->n; k++)
 		need += tab->codec[k] != CODEC_RAW ? tab->len[k] : 0;
 	/* base's top plane | escaped words | streams */
 	Z4_TRY(scratch(&ctx->planes, &ctx->planes_cap, need));
 	sides[e - 1] = NULL;
-	if (SIDE_CODEC(tab->codec[0]))
+	if (SIDE_CODEC(tab->codec[0]) && !words)
 		split_top(sides, ctx->planes, base, m, e, tab->xform);
 	w = ctx->planes + m;
 	p = w + n * e;
 	for (unsigned k = 0; k < tab->n; k++) {
 		if (tab->codec[k] == CODEC_RAW) {
 			streams[k] = payload;
+		} else if (k == 0 && words) {
+			Z4_TRY(z4_rans_decode_words(p, m, ctx->rw, payload,
+						    tab->stored[0], base,
+						    ROT_XFORM(tab->xform)));
+			streams[k] = p;
+			p += m;
 		} else {
 			Z4_TRY(decode_plane(p, tab->len[k], ctx, tab->codec[k],
 					    payload, tab->stored[k],

@@ -1073,8 +1073,8 @@ static uint8_t *enc_wctx(uint8_t *end, z4_rans_work *w, const uint16_t *pairs,
  */
 static int dec_wctx(uint8_t *dst, size_t n, const uint8_t *p,
 		    const uint8_t *end, const uint32_t *dt,
-		    const uint8_t *side, const z4_ransw_kernels *k,
-		    uint8_t *tail)
+		    const uint8_t *side, unsigned sh,
+		    const z4_ransw_kernels *k, uint8_t *tail)
 {
 	const size_t rows = n / CL;
 	z4_ransc_stream st;
@@ -1092,6 +1092,7 @@ static int dec_wctx(uint8_t *dst, size_t n, const uint8_t *p,
 	st.dst = dst;
 	st.side = side;
 	st.dt = dt;
+	st.side_shift = sh;
 	while (r < rows) {
 		size_t room = (size_t)(end - st.p) / Z4_RANSC_ROW_MAX;
 		size_t run = rows - r < room ? rows - r : room;
@@ -1118,7 +1119,10 @@ static int dec_wctx(uint8_t *dst, size_t n, const uint8_t *p,
 	dst = st.dst;
 	side = st.side;
 	for (size_t j = 0; j < n % CL; j++)
-		WIDE_CHECKED(j, dst[j], CTAB(side[j]), Z4_RANSC_S);
+		WIDE_CHECKED(j, dst[j],
+			     CTAB(sh ? z4_le16(side + 2 * j) >> sh & 0xff
+				     : side[j]),
+			     Z4_RANSC_S);
 	for (int j = 0; j < CL; j++)
 		if (x[j] != RANS_L)
 			return Z4_ECORRUPT;
@@ -1606,8 +1610,10 @@ static int enc_ctx(size_t *out_len, uint8_t *dst, size_t cap,
 			   ctot, 0);
 }
 
+/* sh != 0: the contexts are bits [sh, sh + 8) of 16-bit words at side
+ * (Z4_RANS_WCTX, kernels with ctx_miss16). */
 static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
-		   size_t len, const uint8_t *side, int model)
+		   size_t len, const uint8_t *side, unsigned sh, int model)
 {
 	const unsigned S = model == Z4_RANS_WCTX ? Z4_RANSC_S : S_CTX;
 	const uint8_t *end = p + len;
@@ -1642,10 +1648,19 @@ static int dec_ctx(uint8_t *dst, size_t n, z4_rans_work *w, const uint8_t *p,
 				       Z4_RANS_O1, S_CTX, 0);
 	/* Every context of the side plane must have a table: checked here
 	 * once rather than per symbol. */
+	if (sh) {
+		/* Contexts in words: checked after the decode, which brought
+		 * them into cache (a context without a table reads a table
+		 * that is defined but wrong: output thrown away). */
+		int rc = dec_wctx(dst, n, p, end, w->dt, side, sh, w->wide,
+				  w->tail);
+		return w->wide->ctx_miss16(bm, side, n, sh) ? Z4_ECORRUPT : rc;
+	}
 	if (w->wide->ctx_miss(bm, side, n))
 		return Z4_ECORRUPT;
 	if (model == Z4_RANS_WCTX)
-		return dec_wctx(dst, n, p, end, w->dt, side, w->wide, w->tail);
+		return dec_wctx(dst, n, p, end, w->dt, side, 0, w->wide,
+				w->tail);
 	return rare ? dec_loop(dst, n, p, end, w->dt, NULL, side, Z4_RANS_CTX,
 			       S_CTX, 1)
 		    : dec_loop(dst, n, p, end, w->dt, NULL, side, Z4_RANS_CTX,
@@ -1677,8 +1692,23 @@ int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
 		return dec_o0(dst, n, w, src, len, model == Z4_RANS_W0);
 	if (model == Z4_RANS_O1 ||
 	    ((model == Z4_RANS_CTX || model == Z4_RANS_WCTX) && side))
-		return dec_ctx(dst, n, w, src, len, side, model);
+		return dec_ctx(dst, n, w, src, len, side, 0, model);
 	return Z4_ECORRUPT;
+}
+
+int z4_rans_words(const z4_rans_work *w)
+{
+	return w->wide->ctx_miss16 != NULL;
+}
+
+int z4_rans_decode_words(uint8_t *dst, size_t n, z4_rans_work *w,
+			 const uint8_t *src, size_t len, const uint8_t *words,
+			 int rot)
+{
+	assert(z4_rans_words(w) && words);
+	if (!src && len)
+		return Z4_ECORRUPT;
+	return dec_ctx(dst, n, w, src, len, words, rot ? 7 : 8, Z4_RANS_WCTX);
 }
 
 /* ---- estimates ---- */

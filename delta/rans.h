@@ -78,6 +78,18 @@ int z4_rans_decode(uint8_t *dst, size_t n, z4_rans_work *w,
 		   const uint8_t *src, size_t len, int model,
 		   const uint8_t *side);
 
+/* Whether w's kernels read a Z4_RANS_WCTX stream's contexts from words,
+ * for z4_rans_decode_words(). */
+int z4_rans_words(const z4_rans_work *w);
+
+/* z4_rans_decode() of a Z4_RANS_WCTX stream whose side plane is the top
+ * plane of n 16-bit words (z4_delta_planes_top() with e = 2, rotated if
+ * rot), read in the words themselves: the plane is never made. Only
+ * where z4_rans_words(w). */
+int z4_rans_decode_words(uint8_t *dst, size_t n, z4_rans_work *w,
+			 const uint8_t *src, size_t len, const uint8_t *words,
+			 int rot);
+
 /*
  * Cheap estimate of the coded size in bytes of src[0..n) under each model
  * (est[Z4_RANS_O0..Z4_RANS_CTX]), from a fixed sample; est[Z4_RANS_CTX] is

@@ -116,6 +116,11 @@ typedef struct {
 	const uint8_t *p;
 	const uint8_t *side; /* contexts of the next row, advanced with dst */
 	const uint32_t *dt;
+	/* 0: side is a byte plane; else side holds 16-bit little-endian
+	 * words whose bits [side_shift, side_shift + 8) are the contexts (a
+	 * float's top plane read in place), only for a kernel set with
+	 * ctx_miss16. */
+	unsigned side_shift;
 } z4_ransc_stream;
 
 /* Decode `rows` rows of s (Z4_RANSC_ROW_MAX * rows readable bytes at
@@ -139,6 +144,10 @@ typedef void z4_ransc_enc_fn(uint32_t x[Z4_RANSC_LANES], uint8_t **pp,
  * Both context models check the side plane so, once, before decoding. */
 typedef int z4_ransc_miss_fn(const uint8_t bm[32], const uint8_t *side,
 			     size_t n);
+/* The same for the contexts of n 16-bit words at side (bits [sh, sh +
+ * 8)). */
+typedef int z4_ransc_miss16_fn(const uint8_t bm[32], const uint8_t *side,
+			       size_t n, unsigned sh);
 
 /* Build a wide decode table at t from the k symbols sym[] (ascending) of
  * frequencies f[] (each > 0, summing to 2^S, any S <= 12): entry
@@ -163,6 +172,7 @@ typedef struct {
 	z4_ransc_rows_fn *ctx_rows;
 	z4_ransc_enc_fn *ctx_enc; /* NULL: rans.c's scalar encoder */
 	z4_ransc_miss_fn *ctx_miss;
+	z4_ransc_miss16_fn *ctx_miss16; /* NULL: ctx_rows reads planes only */
 	z4_ransw_table_fn *table;
 	z4_count8_fn *count8; /* NULL: rans.c counts by increments */
 } z4_ransw_kernels;

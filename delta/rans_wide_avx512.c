@@ -97,27 +97,38 @@ AVX512 static void rows2_avx512(z4_ransw_stream *a, z4_ransw_stream *b,
 	b->dst = db;
 }
 
-/* The context model: a lane's table is its context's, at c << Z4_RANSC_S. */
-#define CADV(s, e, k, sd)                                                      \
+/* The context model: a lane's table is its context's, at c << Z4_RANSC_S;
+ * the contexts bytes at sd, or (W) bits [sh, sh + 8) of 16-bit words. */
+#define CTX16(sd)                                                              \
+	_mm512_and_si512(_mm512_sllv_epi32(_mm512_cvtepu16_epi32(LOAD256(sd)), \
+					   up),                                \
+			 ctop)
+#define LOAD256(sd) _mm256_loadu_si256((const __m256i *)(const void *)(sd))
+#define CTX8(sd)                                                               \
+	_mm512_slli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128(                \
+				  (const __m128i *)(const void *)(sd))),       \
+			  Z4_RANSC_S)
+#define CADV(s, e, k, sd, W)                                                   \
 	ADVX(s, e, k, dt,                                                      \
-	     _mm512_or_si512(                                                  \
-		 _mm512_slli_epi32(                                            \
-		     _mm512_cvtepu8_epi32(_mm_loadu_si128(                     \
-			 (const __m128i *)(const void *)(sd))),                \
-		     Z4_RANSC_S),                                              \
-		 _mm512_and_si512(s, mc)),                                     \
+	     _mm512_or_si512((W) ? CTX16(sd) : CTX8(sd),                       \
+			     _mm512_and_si512(s, mc)),                         \
 	     Z4_RANSC_S)
 
 /* A row of Z4_RANSC_LANES lanes is NV vectors, each its own chain but for
  * the input position, which only waits for the previous vectors' masks. */
 #define NV (Z4_RANSC_LANES / 16)
 
-AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
+AVX512 static inline __attribute__((always_inline)) void
+ctx_rows_of(z4_ransc_stream *st, size_t rows, const int W)
 {
 	const __m512i m12 = _mm512_set1_epi32(0xfff);
 	const __m512i mc = _mm512_set1_epi32(Z4_RANSC_MASK);
 	const __m512i one = _mm512_set1_epi32(1);
 	const __m512i lim = _mm512_set1_epi32(1 << 16);
+	/* a word's context bits to [S, S + 8): sh <= S, a left shift */
+	const __m512i up =
+		_mm512_set1_epi32((int)(Z4_RANSC_S - st->side_shift));
+	const __m512i ctop = _mm512_set1_epi32(0xff << Z4_RANSC_S);
 	const uint32_t *dt = st->dt;
 	const uint8_t *p = st->p, *sd = st->side;
 	uint8_t *d = st->dst;
@@ -130,7 +141,7 @@ AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
 		__mmask16 k[NV];
 		const uint8_t *q[NV];
 		for (int j = 0; j < NV; j++)
-			CADV(s[j], e[j], k[j], sd + 16 * j);
+			CADV(s[j], e[j], k[j], sd + (W ? 32 : 16) * j, W);
 		q[0] = p;
 		for (int j = 1; j < NV; j++)
 			q[j] = q[j - 1] + 2 * (unsigned)__builtin_popcount(k[j - 1]);
@@ -140,13 +151,22 @@ AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
 		for (int j = 0; j < NV; j++)
 			PUT(d + 16 * j, e[j]);
 		d += Z4_RANSC_LANES;
-		sd += Z4_RANSC_LANES;
+		sd += (W ? 2 : 1) * Z4_RANSC_LANES;
 	}
 	for (int j = 0; j < NV; j++)
 		_mm512_storeu_si512(st->x + 16 * j, s[j]);
 	st->p = p;
 	st->dst = d;
 	st->side = sd;
+}
+
+/* Rows with the contexts from a byte plane or from 16-bit words. */
+AVX512 static void ctx_rows_avx512(z4_ransc_stream *st, size_t rows)
+{
+	if (st->side_shift)
+		ctx_rows_of(st, rows, 1);
+	else
+		ctx_rows_of(st, rows, 0);
 }
 
 /*
@@ -352,28 +372,73 @@ _Static_assert(NV % 2 == 0, "ctx_enc_vbmi2() takes vectors in pairs");
 
 /* The side-plane check 64 bytes a step, as the AVX2 one (bitmap byte by
  * two 16-byte lookups, the bit by a third), with AVX-512BW byte ops. */
-__attribute__((target("avx512f,avx512bw,avx2"))) static int
-miss_avx512bw(const uint8_t bm[32], const uint8_t *side, size_t n)
+#define AVX512BW __attribute__((target("avx512f,avx512bw,avx2")))
+
+/* The bitmap's lookups. */
+typedef struct {
+	__m512i lo, hi, bit, m7, m31, m16;
+} miss_luts;
+
+AVX512BW static inline miss_luts miss_setup(const uint8_t bm[32])
 {
 	const __m128i *b = (const __m128i *)(const void *)bm;
-	const __m512i lo = _mm512_broadcast_i32x4(_mm_loadu_si128(b));
-	const __m512i hi = _mm512_broadcast_i32x4(_mm_loadu_si128(b + 1));
-	const __m512i bit = _mm512_set1_epi64(0x8040201008040201ll);
-	const __m512i m7 = _mm512_set1_epi8(7), m31 = _mm512_set1_epi8(31);
-	const __m512i m16 = _mm512_set1_epi8(16);
+	miss_luts t;
+
+	t.lo = _mm512_broadcast_i32x4(_mm_loadu_si128(b));
+	t.hi = _mm512_broadcast_i32x4(_mm_loadu_si128(b + 1));
+	t.bit = _mm512_set1_epi64(0x8040201008040201ll);
+	t.m7 = _mm512_set1_epi8(7);
+	t.m31 = _mm512_set1_epi8(31);
+	t.m16 = _mm512_set1_epi8(16);
+	return t;
+}
+
+/* The bytes of v whose context has no table. */
+AVX512BW static inline __mmask64 miss64(const miss_luts *t, __m512i v)
+{
+	__m512i k = _mm512_and_si512(_mm512_srli_epi16(v, 3), t->m31);
+	__m512i have = _mm512_mask_blend_epi8(
+		_mm512_test_epi8_mask(k, t->m16), _mm512_shuffle_epi8(t->lo, k),
+		_mm512_shuffle_epi8(t->hi, k));
+	return _mm512_testn_epi8_mask(
+		have, _mm512_shuffle_epi8(t->bit, _mm512_and_si512(v, t->m7)));
+}
+
+AVX512BW static int miss_avx512bw(const uint8_t bm[32], const uint8_t *side,
+				  size_t n)
+{
+	const miss_luts t = miss_setup(bm);
+	__mmask64 acc = 0;
+	size_t i = 0;
+
+	for (; i + 64 <= n; i += 64)
+		acc |= miss64(&t, _mm512_loadu_si512(side + i));
+	return acc != 0 || z4_ransc_miss_avx2(bm, side + i, n - i);
+}
+
+/* The same for the contexts in words, 64 narrowed to bytes a step. */
+AVX512BW static int miss16_avx512bw(const uint8_t bm[32], const uint8_t *side,
+				    size_t n, unsigned sh)
+{
+	const miss_luts t = miss_setup(bm);
+	const __m128i c = _mm_cvtsi32_si128((int)sh);
 	__mmask64 acc = 0;
 	size_t i = 0;
 
 	for (; i + 64 <= n; i += 64) {
-		__m512i v = _mm512_loadu_si512(side + i);
-		__m512i k = _mm512_and_si512(_mm512_srli_epi16(v, 3), m31);
-		__m512i have = _mm512_mask_blend_epi8(
-			_mm512_test_epi8_mask(k, m16),
-			_mm512_shuffle_epi8(lo, k), _mm512_shuffle_epi8(hi, k));
-		acc |= _mm512_testn_epi8_mask(
-			have, _mm512_shuffle_epi8(bit, _mm512_and_si512(v, m7)));
+		__m256i a = _mm512_cvtepi16_epi8(_mm512_srl_epi16(
+			_mm512_loadu_si512(side + 2 * i), c));
+		__m256i b = _mm512_cvtepi16_epi8(_mm512_srl_epi16(
+			_mm512_loadu_si512(side + 2 * i + 64), c));
+		acc |= miss64(&t, _mm512_inserti64x4(_mm512_castsi256_si512(a),
+						     b, 1));
 	}
-	return acc != 0 || z4_ransc_miss_avx2(bm, side + i, n - i);
+	for (; i < n; i++) {
+		unsigned v = (unsigned)(side[2 * i] | side[2 * i + 1] << 8);
+		unsigned ctx = v >> sh & 0xff;
+		acc |= !(bm[ctx >> 3] >> (ctx & 7) & 1);
+	}
+	return acc != 0;
 }
 
 /* A wide table, sixteen entries a store. */
@@ -427,27 +492,27 @@ count8_avx512bw(uint32_t h[256], const uint8_t *p, size_t n,
 		h[v[k]] += (uint32_t)c[k];
 }
 
-#define AVX512_KERNELS(name_, miss, count8_, ctx_enc_)                         \
+#define AVX512_KERNELS(name_, miss, miss16, count8_, ctx_enc_)                 \
 	{                                                                      \
 		.name = (name_), .rows = z4_ransw_rows_avx2,                   \
 		.rows2 = rows2_avx512, .enc = enc_avx512, .enc2 = enc2_avx512, \
 		.ctx_rows = ctx_rows_avx512, .ctx_enc = (ctx_enc_),            \
-		.ctx_miss = (miss), .table = table_avx512,                     \
-		.count8 = (count8_),                                           \
+		.ctx_miss = (miss), .ctx_miss16 = (miss16),                    \
+		.table = table_avx512, .count8 = (count8_),                    \
 	}
 
-static const z4_ransw_kernels avx512_kernels =
-	AVX512_KERNELS("avx512", z4_ransc_miss_avx2, NULL, ctx_enc_avx512);
+static const z4_ransw_kernels avx512_kernels = AVX512_KERNELS(
+	"avx512", z4_ransc_miss_avx2, NULL, NULL, ctx_enc_avx512);
 
 /* The same with AVX-512BW, which nearly every AVX-512 CPU has. */
 static const z4_ransw_kernels avx512bw_kernels =
-	AVX512_KERNELS("avx512", miss_avx512bw, count8_avx512bw,
-		       ctx_enc_avx512);
+	AVX512_KERNELS("avx512", miss_avx512bw, miss16_avx512bw,
+		       count8_avx512bw, ctx_enc_avx512);
 
 /* And with VBMI and VBMI2 (Ice Lake on). */
 static const z4_ransw_kernels avx512vbmi2_kernels =
-	AVX512_KERNELS("avx512vbmi2", miss_avx512bw, count8_avx512bw,
-		       ctx_enc_vbmi2);
+	AVX512_KERNELS("avx512vbmi2", miss_avx512bw, miss16_avx512bw,
+		       count8_avx512bw, ctx_enc_vbmi2);
 
 const z4_ransw_kernels *z4_ransw_avx512(void)
 {

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "delta_planes.h"
 #include "rans.h"
 #define TC_WIDE_KERNELS
 #include "testcodec.h"
@@ -270,6 +271,68 @@ static void test_truncations_and_flips(void **state)
 /* A side plane with a context the stream has no table for is refused,
  * wherever it sits (kernel rows, checked rows, the tail), as are a
  * missing side plane and states below 2^16. */
+/* Contexts read in 16-bit words (z4_rans_decode_words, the top plane of
+ * bf16 words, plain or rotated) decode as the plane itself does, with
+ * every kernel set that reads words, over sizes around rows and runs; a
+ * word whose context has no table is refused, wherever it is. */
+static void test_contexts_from_words(void **state)
+{
+	static const size_t sizes[] = {1, 63, 64, 65, 4097, 64 * 300 + 9,
+				       100003};
+	(void)state;
+	for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++)
+		for (int rot = 0; rot < 2; rot++) {
+			const size_t n = sizes[si], cap = 2 * n + 70000;
+			const unsigned sh = rot ? 7 : 8;
+			uint8_t *words = tc_xmalloc(2 * n);
+			uint8_t *top = tc_xmalloc(n);
+			uint8_t *src = tc_xmalloc(n), *enc = tc_xmalloc(cap);
+			uint8_t *out = tc_xmalloc(n), *ref = tc_xmalloc(n);
+			uint64_t seed = 40 + si;
+			size_t len, at = n / 2;
+			fill(src, top, n, 1, 41 + si); /* contexts 110..123 */
+			for (size_t i = 0; i < n; i++) {
+				uint32_t r = (uint32_t)tc_rng(&seed);
+				uint32_t v = (uint32_t)top[i] << sh;
+				v |= r & ((1u << sh) - 1) & 0xffff;
+				v |= r & 0x8000 & ~(0xffu << sh);
+				z4_put16(words + 2 * i, (uint16_t)v);
+			}
+			z4_delta_planes_top(top, words, n, 2, rot);
+			len = encode_all(enc, cap, src, n, top);
+			assert_int_equal(decode_all(ref, n, enc, len, top),
+					 Z4_OK);
+			assert_memory_equal(ref, src, n);
+			for (int k = 0; k < n_kern; k++) {
+				uint16_t keep = z4_le16(words + 2 * at);
+				if (!kern[k]->ctx_miss16)
+					continue;
+				z4_rans_work_set_wide(w, kern[k]);
+				memset(out, 0xa5, n);
+				assert_int_equal(z4_rans_decode_words(
+							 out, n, w, enc, len,
+							 words, rot),
+						 Z4_OK);
+				assert_memory_equal(out, src, n);
+				/* context 200: no table */
+				z4_put16(words + 2 * at,
+					 (uint16_t)((keep & ~(0xffu << sh)) |
+						    200u << sh));
+				assert_int_equal(z4_rans_decode_words(
+							 out, n, w, enc, len,
+							 words, rot),
+						 Z4_ECORRUPT);
+				z4_put16(words + 2 * at, keep);
+			}
+			free(words);
+			free(top);
+			free(src);
+			free(enc);
+			free(out);
+			free(ref);
+		}
+}
+
 static void test_context_without_table(void **state)
 {
 	const size_t n = 64 * 300 + 9;
@@ -393,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_encoder_step_exact),
 		cmocka_unit_test(test_truncations_and_flips),
 		cmocka_unit_test(test_context_without_table),
+		cmocka_unit_test(test_contexts_from_words),
 		cmocka_unit_test(test_context_check),
 		cmocka_unit_test(test_tables_match_portable),
 	};

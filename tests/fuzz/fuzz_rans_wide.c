@@ -9,7 +9,9 @@
  * contexts; then the stream, decoded into exactly n bytes by every
  * kernel set of this host: each must succeed or return Z4_ECORRUPT, never
  * touch memory outside (ASan), and all must agree on the result and the
- * bytes; a success must re-encode to a stream that decodes the same.
+ * bytes, also those reading the contexts in 16-bit words (the side plane
+ * as their high bytes); a success must re-encode to a stream that
+ * decodes the same.
  * Round-trip mode: the rest is the data (context model: its first half,
  * the side plane the second); encode, then every kernel must give it
  * back. Every encoder (scalar, AVX-512) must write the same bytes.
@@ -44,9 +46,16 @@ static int decode_all(uint8_t *out, size_t n, const uint8_t *src, size_t len)
 {
 	const z4_ransw_kernels *ks[Z4_RANSW_SETS];
 	int nk = z4_ransw_kernels_all(ks);
-	uint8_t *o2 = xmalloc(n);
+	uint8_t *o2 = xmalloc(n), *words = NULL;
 	int rc = 0;
 
+	if (model == Z4_RANS_WCTX) {
+		words = xmalloc(2 * n);
+		for (size_t i = 0; i < n; i++) {
+			words[2 * i] = (uint8_t)(i * 7); /* not context */
+			words[2 * i + 1] = side[i];
+		}
+	}
 	for (int k = 0; k < nk; k++) {
 		int r;
 		z4_rans_work_set_wide(w, ks[k]);
@@ -57,8 +66,14 @@ static int decode_all(uint8_t *out, size_t n, const uint8_t *src, size_t len)
 			rc = r;
 		else if (r != rc || (r == Z4_OK && n && memcmp(o2, out, n)))
 			abort();
+		if (!words || !z4_rans_words(w))
+			continue;
+		r = z4_rans_decode_words(o2, n, w, src, len, words, 0);
+		if (r != rc || (r == Z4_OK && n && memcmp(o2, out, n)))
+			abort();
 	}
 	free(o2);
+	free(words);
 	return rc;
 }
 
