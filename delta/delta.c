@@ -637,19 +637,29 @@ typedef struct {
  */
 #define QUICK_RUN 512u
 
-static int looks_raw(z4_rans_work *rw, const uint8_t *p, size_t m)
+/* Whether the QUICK_RUN bytes at p + r * step, r < runs (at most 8),
+ * are within 1/64 of raw by their order-0 entropy. */
+static int noise_runs(z4_rans_work *rw, const uint8_t *p, size_t runs,
+		      size_t step)
 {
 	uint8_t q[QUICK_RUN * 8];
-	size_t runs, step, run, n = 0;
+	size_t n = 0;
+
+	for (size_t r = 0; r < runs; r++, n += QUICK_RUN)
+		memcpy(q + n, p + r * step, QUICK_RUN);
+	return z4_rans_entropy0(rw, q, n) >= n - n / 64;
+}
+
+static int looks_raw(z4_rans_work *rw, const uint8_t *p, size_t m)
+{
+	size_t runs, step, run;
 
 	/* Only where the sample is runs spread over a plane (over 32 KiB):
 	 * a shorter one is estimated whole, 512 bytes being too few. */
 	z4_rans_sample(m, &runs, &step, &run);
 	if (runs < 2 || runs > 8 || run < QUICK_RUN)
 		return 0;
-	for (size_t r = 0; r < runs; r++, n += QUICK_RUN)
-		memcpy(q + n, p + r * step, QUICK_RUN);
-	return z4_rans_entropy0(rw, q, n) >= n - n / 64;
+	return noise_runs(rw, p, runs, step);
 }
 
 /* Choose by estimate among raw and the rANS models (parent context only
@@ -717,19 +727,15 @@ static plane_plan plan_escaped(z4_rans_work *rw, const uint8_t *plane,
 			       size_t m)
 {
 	plane_plan p = {CODEC_RAW, m};
-	uint8_t q[QUICK_RUN * 8];
-	size_t n = m;
+	int noise;
 
 	if (m < ZSTD_MIN_PLANE)
 		return p;
-	if (m > sizeof(q)) {
-		const size_t step = (m - QUICK_RUN) / 7;
-		for (size_t r = 0; r < 8; r++)
-			memcpy(q + r * QUICK_RUN, plane + r * step, QUICK_RUN);
-		plane = q;
-		n = sizeof(q);
-	}
-	if (z4_rans_entropy0(rw, plane, n) < n - n / 64)
+	if (m > 8 * QUICK_RUN)
+		noise = noise_runs(rw, plane, 8, (m - QUICK_RUN) / 7);
+	else
+		noise = z4_rans_entropy0(rw, plane, m) >= m - m / 64;
+	if (!noise)
 		p.codec = m >= WIDE6_MIN_PLANE ? CODEC_RANSW : CODEC_RANS0;
 	return p;
 }
